@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from driftd.durations import parse_duration
+from driftd.durations import cron_problem, parse_duration
 from driftd.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = "/etc/driftd/config.toml"
@@ -65,10 +66,10 @@ class DriftConfig:
     share: float = 0.25
     numeric_test: str = "ks"
     numeric_effect: str = "wasserstein"
-    numeric_threshold: float | str = 0.1
+    numeric_threshold: float | str = 0.05
     categorical_test: str = "chi2"
     categorical_effect: str = "jensen_shannon"
-    categorical_threshold: float | str = 0.1
+    categorical_threshold: float | str = 0.05
     missing_threshold: float = 0.05
     min_samples: int = 30
     auto_quantile: float = 0.99
@@ -88,6 +89,17 @@ class TrainingConfig:
     memory_mb: int | None = None
     allow_pickle: bool = False
     trusted_types: tuple[str, ...] = ()
+    # Exactly one way to train: ``estimator`` (the default), ``entrypoint`` or ``command``.
+    entrypoint: str | None = None  # "package.module:function"
+    command: tuple[str, ...] | None = None  # argv with {train} and {model} placeholders
+    cpu_seconds: int | None = None
+
+    @property
+    def way(self) -> str:
+        """``estimator``, ``entrypoint`` or ``command``."""
+        if self.entrypoint is not None:
+            return "entrypoint"
+        return "command" if self.command is not None else "estimator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +111,8 @@ class PromotionConfig:
     confidence: float = 0.95
     bootstrap: int = 1000
     mode: str = "auto"
+    # metric name -> how much worse the candidate may be (non-inferiority margin)
+    guardrails: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +171,15 @@ def load(path: str | Path, checks: NameChecks | None = None) -> Config:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(["file not found"], str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"cannot read: {exc}"], str(path)) from None
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.object[exc.start]:#04x} at offset {exc.start}"
+        raise ConfigError([f"is not UTF-8 text ({where})"], str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read: {exc.strerror or exc}"], str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
-    return parse(raw, base=path.parent, source=str(path), checks=checks)
+    # Absolute, so that source paths (kept unresolved for globs) do not depend on the cwd.
+    return parse(raw, base=path.absolute().parent, source=str(path), checks=checks)
 
 
 def parse(
@@ -178,7 +196,7 @@ def parse(
     group = r.string("group", default=None)
     models: list[ModelConfig] = []
     raw_models = r.take("models", default=None)
-    if raw_models is None:
+    if raw_models is None or raw_models == []:
         r.problem("models", "at least one [[models]] table is required", None, show=False)
     elif not isinstance(raw_models, list) or not all(isinstance(m, dict) for m in raw_models):
         r.problem("models", "must be an array of tables ([[models]])", raw_models)
@@ -187,7 +205,8 @@ def parse(
             model = _model(r.child(f"models[{i}]", m), checks or NameChecks())
             if model is not None:
                 models.append(model)
-        names = [m.name for m in models]
+        # From the raw tables: a duplicate is reported even when one copy has other problems.
+        names = [m["name"] for m in raw_models if isinstance(m.get("name"), str)]
         for name in sorted({n for n in names if names.count(n) > 1}):
             r.problem("models", f"model name {name!r} is used more than once", None, show=False)
     r.finish()
@@ -207,20 +226,30 @@ def parse(
 def _model(r: _Reader, checks: NameChecks) -> ModelConfig | None:
     name = r.string("name", required=True)
     if name is not None and not _is_identifier(name):
-        r.problem("name", "must be letters, digits, '-', '_' or '.'", name)
+        r.problem("name", "must be letters, digits, '-', '_' or '.', not starting with '.'", name)
     every = r.duration("every", default=None)
     cron = r.string("cron", default=None)
-    if (every is None) == (cron is None):
-        r.problem("every", 'set exactly one of every = "15m" or cron = "..."', every or cron)
+    # Decided on the keys as written, so a malformed `every` is one problem, not two.
+    if ("every" in r.table) == ("cron" in r.table):
+        which = "both are set" if "every" in r.table else "neither is set"
+        why = f'set exactly one of every = "15m" or cron = "..." ({which})'
+        r.problem("every", why, None, show=False)
     if cron is not None:
         problem = _cron_problem(cron)
         if problem:
             r.problem("cron", problem, cron)
+    jitter = r.duration("jitter", default=None)
+    written = r.table.get("jitter")
+    if jitter is not None and every is None and "cron" in r.table:
+        r.problem("jitter", "only applies with every; cron runs are not jittered", written)
+    elif jitter is not None and every is not None and jitter >= every:
+        r.problem("jitter", "must be shorter than every", written)
+    d = Schedule()
     schedule = Schedule(
         every=every,
         cron=cron,
-        misfire_grace=r.duration("misfire_grace", default=timedelta(minutes=5)) or timedelta(),
-        jitter=r.duration("jitter", default=None),
+        misfire_grace=r.duration("misfire_grace", default=d.misfire_grace) or d.misfire_grace,
+        jitter=jitter,
     )
     data = _data(r.section("data", required=True))
     drift = _drift(r.section("drift"))
@@ -241,6 +270,9 @@ def _data(r: _Reader) -> DataConfig | None:
     target = r.string("target", required=True)
     window = r.duration("window", required=True)
     features = r.string_list("features", default=None)
+    if features == []:
+        r.problem("features", "must not be empty (leave it out to monitor every column)", [])
+        features = None
     categorical = r.string_list("categorical", default=()) or ()
     if features is not None and categorical:
         for c in categorical:
@@ -295,23 +327,45 @@ def _drift(r: _Reader) -> DriftConfig:
 
 def _training(r: _Reader, checks: NameChecks) -> TrainingConfig:
     d = TrainingConfig()
+    ways = [k for k in ("estimator", "entrypoint", "command") if k in r.table]
+    if len(ways) > 1:
+        why = f"set at most one of estimator, entrypoint or command (got {', '.join(ways)})"
+        r.problem(ways[1], why, None, show=False)
     estimator = r.string("estimator", default=d.estimator) or d.estimator
-    if checks.estimator is not None:
+    # The default estimator is checked only when it is the way in use.
+    if checks.estimator is not None and ("estimator" in r.table or not ways):
         problem = checks.estimator(estimator)
         if problem:
             r.problem("estimator", problem, estimator)
+    entrypoint = r.string("entrypoint", default=None)
+    if entrypoint is not None and not _ENTRYPOINT.fullmatch(entrypoint):
+        r.problem("entrypoint", 'must look like "package.module:function"', entrypoint)
+        entrypoint = None
+    command = r.string_list("command", default=None)
+    if command == []:
+        r.problem("command", "must not be empty", command)
+        command = None
+    elif command is not None and not any("{model}" in arg for arg in command):
+        why = "must contain the {model} placeholder (where to write the model)"
+        r.problem("command", why, command)
+        command = None
     params = r.take("params", default={})
     if not isinstance(params, dict):
         r.problem("params", "must be a table of estimator parameters", params)
         params = {}
     else:
-        for key, value in params.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                r.problem(f"params.{key}", "must be finite", value)
+        _check_param(r, "params", params)
+    if params and ("entrypoint" in r.table or "command" in r.table):
+        why = "only applies to estimator (an entrypoint or command sets its own)"
+        r.problem("params", why, params)
     memory = r.take("memory_mb", default=None)
     if memory is not None and (type(memory) is not int or memory <= 0):
         r.problem("memory_mb", "must be a positive integer", memory)
         memory = None
+    cpu = r.take("cpu_seconds", default=None)
+    if cpu is not None and (type(cpu) is not int or cpu <= 0):
+        r.problem("cpu_seconds", "must be a positive integer", cpu)
+        cpu = None
     out = TrainingConfig(
         estimator=estimator,
         params=dict(params),
@@ -321,9 +375,26 @@ def _training(r: _Reader, checks: NameChecks) -> TrainingConfig:
         memory_mb=memory,
         allow_pickle=r.boolean("allow_pickle", d.allow_pickle),
         trusted_types=tuple(r.string_list("trusted_types", default=()) or ()),
+        entrypoint=entrypoint,
+        command=tuple(command) if command is not None else None,
+        cpu_seconds=cpu,
     )
     r.finish()
     return out
+
+
+def _check_param(r: _Reader, key: str, value: Any) -> None:
+    """Nested too: params go to the training child and into the registry as JSON."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_param(r, f"{key}.{k}", v)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_param(r, f"{key}[{i}]", v)
+    elif isinstance(value, float) and not math.isfinite(value):
+        r.problem(key, "must be finite", value)
+    elif not isinstance(value, str | int | float):  # TOML dates and times
+        r.problem(key, "must be a string, number, boolean, array or table", value)
 
 
 def _promotion(r: _Reader, checks: NameChecks) -> PromotionConfig:
@@ -341,6 +412,7 @@ def _promotion(r: _Reader, checks: NameChecks) -> PromotionConfig:
         confidence=r.number("confidence", d.confidence, lo=0.5, hi=1.0, open_hi=True),
         bootstrap=r.integer("bootstrap", d.bootstrap, lo=100),
         mode=r.choice("mode", PROMOTION_MODES, default=d.mode),
+        guardrails=r.margins("guardrails", checks.scorer),
     )
     r.finish()
     return out
@@ -358,21 +430,27 @@ def _policy(r: _Reader) -> PolicyConfig:
 
 
 def _is_identifier(name: str) -> bool:
-    return bool(name) and all(c.isalnum() or c in "-_." for c in name)
+    # No leading '.': the name becomes a directory under `artifacts` ("..", ".hidden").
+    return bool(name) and name[0] != "." and all(c.isalnum() or c in "-_." for c in name)
 
 
 def _cron_problem(expr: str) -> str | None:
-    fields = expr.split()
-    if len(fields) != 5:
-        return "must have 5 fields: minute hour day month day_of_week"
-    allowed = set("0123456789*/,-abcdefghijklmnopqrstuvwxyz")
-    for f in fields:
-        if not f or not set(f.lower()) <= allowed:
-            return f"field {f!r} is not a cron field"
-    return None
+    # Checked here, not at scheduling time, where a bad field would stop the daemon.
+    return cron_problem(expr)
 
 
 _MISSING = object()
+
+
+def _show(value: Any) -> str:
+    """A value as it was written in TOML where that differs from Python's repr."""
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
+_ENTRYPOINT = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+# guardrails measured by driftd itself rather than by a scikit-learn scorer
+_BUILTIN_GUARDRAILS = ("latency_ms_per_1k", "model_size_bytes")
 
 
 class _Reader:
@@ -386,12 +464,14 @@ class _Reader:
         self.base = base
         self.problems: list[str] = problems if problems is not None else []
         self.used: set[str] = set()
+        # A missing or malformed section is one problem; its own required keys are not listed.
+        self.absent = False
 
     def key(self, name: str) -> str:
         return f"{self.prefix}.{name}" if self.prefix else name
 
     def problem(self, name: str, why: str, value: Any, show: bool = True) -> None:
-        shown = f" (got {value!r})" if show else ""
+        shown = f" (got {_show(value)})" if show else ""
         self.problems.append(f"{self.key(name)}: {why}{shown}")
 
     def child(self, prefix: str, table: Mapping[str, Any]) -> _Reader:
@@ -401,16 +481,19 @@ class _Reader:
         self.used.add(name)
         if name in self.table:
             return self.table[name]
-        if required:
+        if required and not self.absent:
             self.problem(name, "is required", None, show=False)
         return None if default is _MISSING else default
 
     def section(self, name: str, required: bool = False) -> _Reader:
         value = self.take(name, default={}, required=required)
+        absent = name not in self.table or not isinstance(value, dict)
         if not isinstance(value, dict):
             self.problem(name, "must be a table", value)
             value = {}
-        return self.child(self.key(name), value)
+        child = self.child(self.key(name), value)
+        child.absent = absent
+        return child
 
     def string(self, name: str, default: Any = None, required: bool = False) -> str | None:
         value = self.take(name, default, required)
@@ -423,10 +506,11 @@ class _Reader:
         return None
 
     def string_list(self, name: str, default: Any = None) -> list[str] | None:
-        value = self.take(name, default)
-        if value is None or value == default:
-            return list(value) if value is not None else None
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        # Only an absent key takes the default; a written value is always validated.
+        value = self.take(name, _MISSING)
+        if name not in self.table:
+            return list(default) if default is not None else None
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             self.problem(name, "must be a list of non-empty strings", value)
             return None
         if len(set(value)) != len(value):
@@ -463,6 +547,7 @@ class _Reader:
         default: float,
         lo: float,
         hi: float,
+        *,
         open_lo: bool = False,
         open_hi: bool = False,
     ) -> float:
@@ -470,18 +555,18 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.problem(name, "must be a number", value)
             return default
-        value = float(value)
-        if not math.isfinite(value):
+        number = float(value)  # problems show `value` as written: 2, not 2.0
+        if not math.isfinite(number):
             self.problem(name, "must be finite", value)
             return default
-        too_low = value <= lo if open_lo else value < lo
-        too_high = value >= hi if open_hi else value > hi
+        too_low = number <= lo if open_lo else number < lo
+        too_high = number >= hi if open_hi else number > hi
         if too_low or too_high:
             left = "(" if open_lo else "["
             right = ")" if open_hi else "]"
             self.problem(name, f"must be in {left}{lo:g}, {hi:g}{right}", value)
             return default
-        return value
+        return number
 
     def threshold(self, name: str, default: float | str) -> float | str:
         value = self.take(name, default)
@@ -491,9 +576,28 @@ class _Reader:
             self.problem(name, 'must be a number or "auto"', value)
             return default
         if not math.isfinite(value) or value < 0:
-            self.problem(name, "must be a finite number >= 0", value)
+            self.problem(name, "must be >= 0" if math.isfinite(value) else "must be finite", value)
             return default
         return float(value)
+
+    def margins(self, name: str, check: NameCheck | None) -> dict[str, float]:
+        value = self.take(name, default={})
+        if not isinstance(value, dict):
+            self.problem(name, "must be a table of metric = margin", value)
+            return {}
+        out: dict[str, float] = {}
+        for metric, margin in value.items():
+            if isinstance(margin, bool) or not isinstance(margin, int | float):
+                self.problem(f"{name}.{metric}", "must be a number", margin)
+            elif not math.isfinite(margin):
+                self.problem(f"{name}.{metric}", "must be finite", margin)
+            elif margin < 0:
+                self.problem(f"{name}.{metric}", "must be >= 0", margin)
+            elif check is not None and metric not in _BUILTIN_GUARDRAILS and (why := check(metric)):
+                self.problem(f"{name}.{metric}", why, metric)
+            else:
+                out[metric] = float(margin)
+        return out
 
     def duration(
         self, name: str, default: timedelta | None = None, required: bool = False
@@ -514,7 +618,18 @@ class _Reader:
         value = self.string(name, required=required)
         if value is None:
             return default
-        return (self.base / Path(value).expanduser()).resolve()
+        return self.local_path(name, value, resolve=True) or default
+
+    def local_path(self, name: str, text: str, resolve: bool) -> Path | None:
+        """``text`` after ``~``, against the config's directory; None and a problem if unusable."""
+        try:
+            if "\0" in text:  # TOML allows "\u0000"; the OS does not
+                raise ValueError("embedded null byte")
+            path = self.base / Path(text).expanduser()  # RuntimeError for an unknown ~user
+            return path.resolve() if resolve else path
+        except (RuntimeError, ValueError, OSError) as exc:
+            self.problem(name, f"is not a usable path: {exc}", text)
+            return None
 
     def source(self, name: str, required: bool = False) -> SourceConfig | None:
         value = self.take(name, None, required)
@@ -535,12 +650,21 @@ class _Reader:
             if query is None:
                 sub.problem("query", "is required for a sqlite:/// source", None, show=False)
             db = path[len("sqlite:///") :]
-            path = "sqlite:///" + str((self.base / db).resolve())
+            if not db.strip():
+                sub.problem("path", "needs a database file after sqlite:///", path)
+                return None
+            local = sub.local_path("path", db, resolve=True)
+        elif "://" in path:  # Path() would quietly turn "s3://b/x" into "s3:/b/x"
+            sub.problem("path", "must be a file, a glob or sqlite:///file.db", path)
+            return None
         else:
             if query is not None:
                 sub.problem("query", "only applies to sqlite:/// sources", query)
-            path = str(self.base / Path(path).expanduser())
-        return SourceConfig(path=path, query=query)
+            local = sub.local_path("path", path, resolve=False)  # a glob must stay a glob
+        if local is None:
+            return None
+        prefix = "sqlite:///" if path.startswith("sqlite:///") else ""
+        return SourceConfig(path=prefix + str(local), query=query)
 
     def finish(self) -> None:
         for key in self.table:

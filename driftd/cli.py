@@ -1,0 +1,425 @@
+"""The ``driftd`` command: a thin shell over the library.
+
+Library errors become one-line messages on stderr and exit codes: 0 ok, 1 drift found or a check
+failed, 2 usage or runtime error, 3 registry corrupt or too new, 75 registry locked by another
+daemon, 78 invalid config. Read commands take ``--json``.
+
+Heavy modules (pandas, scipy, scikit-learn) are imported inside the commands that need them, so
+``driftd status`` starts fast and works on a box where only the registry is readable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from driftd import __version__
+from driftd import config as config_mod
+from driftd import render
+from driftd.config import Config, NameChecks
+from driftd.durations import format_age
+from driftd.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, ConfigError, DriftdError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        for line in str(exc).splitlines():
+            print(f"driftd: {line}", file=sys.stderr)
+        return exc.exit_code
+    except DriftdError as exc:
+        print(f"driftd: {str(exc).splitlines()[0] if str(exc) else exc!r}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def name_checks() -> NameChecks:
+    """The full checks: importing scikit-learn to confirm estimator and scorer names exist."""
+    from driftd import evaluate, trainer
+
+    return NameChecks(estimator=trainer.check_estimator, scorer=evaluate.check_scorer)
+
+
+def _config(args: argparse.Namespace, *, full: bool = False) -> Config:
+    path = config_mod.resolve_config_path(getattr(args, "config", None))
+    return config_mod.load(path, name_checks() if full else None)
+
+
+def _config_path(args: argparse.Namespace) -> str:
+    return str(config_mod.resolve_config_path(getattr(args, "config", None)))
+
+
+def _emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
+    print(render.to_json(data) if getattr(args, "json", False) else text())
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from driftd import daemon, log
+
+    cfg = _config(args, full=True)
+    log.setup(args.log_level or cfg.log_level)
+    return daemon.run(_config_path(args), name_checks())
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from driftd import daemon, log
+
+    cfg = _config(args, full=True)
+    log.setup(args.log_level or cfg.log_level)
+    now = _parse_now(args.now) if args.now else None
+    results = daemon.check_once(cfg, args.model or None, now)
+    data = [_result_dict(r) for r in results]
+    _emit(args, data, lambda: "\n\n".join(_result_text(r) for r in data))
+    bad = any(r["status"] in ("drift", "failed") for r in data)
+    return EXIT_DRIFT if bad else EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from driftd.registry import queries
+
+    cfg = _config(args)
+    data = queries.status(cfg.registry, now=datetime.now(UTC))
+    data["registry"] = str(cfg.registry)
+    known = {m["name"] for m in data["models"]}
+    for m in cfg.models:
+        if m.name not in known:
+            data["models"].append({"name": m.name, "champion": None, "configured_only": True})
+    _emit(args, data, lambda: _status_text(data))
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from driftd.registry import queries
+
+    cfg = _config(args)
+    rows = queries.history(cfg.registry, model=args.model, limit=args.limit)
+    cols = ["id", "created_at", "model", "action", "version_id", "actor", "reason"]
+    _emit(args, rows, lambda: render.table(rows, cols))
+    return EXIT_OK
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from driftd.registry import queries
+
+    cfg = _config(args)
+    rows = queries.versions(cfg.registry, model=args.model)
+    cols = ["id", "created_at", "status", "estimator", "data_rows", "parent_id", "artifact_sha256"]
+    _emit(args, rows, lambda: render.table(rows, cols))
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from driftd.registry import queries
+
+    cfg = _config(args)
+    data = queries.show(cfg.registry, args.version)
+    _emit(args, data, lambda: _show_text(data))
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    path = args.path or _config_path(args)
+    cfg = config_mod.load(path, name_checks())
+    names = ", ".join(m.name for m in cfg.models)
+    print(f"{path}: ok ({len(cfg.models)} model(s): {names})")
+    return EXIT_OK
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from driftd import detect, sources
+    from driftd.config import DriftConfig, SourceConfig
+
+    drift_cfg = DriftConfig()
+    categorical: tuple[str, ...] = tuple(args.categorical or ())
+    skip = set(args.exclude or ())
+    if args.config or args.model:
+        cfg = _config(args)
+        model = cfg.model(args.model) if args.model else cfg.models[0]
+        drift_cfg = model.drift
+        categorical = categorical or model.data.categorical
+        skip |= {model.data.timestamp, model.data.target}
+    reference = sources.read(SourceConfig(args.reference), label="reference")
+    live = sources.read(SourceConfig(args.live), label="live")
+    features = [c for c in reference.columns if c not in skip]
+    sources.require_columns(live, features, args.live)
+    kinds = detect.infer_kinds(reference[features], categorical)
+    report = detect.compare_frames(reference[features], live[features], kinds, drift_cfg)
+    data = report.to_dict()
+    _emit(args, data, lambda: _drift_text(data))
+    return EXIT_DRIFT if report.drifted else EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from driftd.domain import Action, Decision
+    from driftd.registry import queries
+    from driftd.registry.store import Registry
+
+    cfg = _config(args)
+    version = queries.resolve_version(cfg.registry, args.model, args.version)
+    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None, create=False)
+    try:
+        decision = Decision(Action.MANUAL_PROMOTE, args.reason)
+        registry.decide(args.model, version, decision, run_id=None, actor=_actor())
+    finally:
+        registry.close()
+    print(f"{args.model}: champion is now {version}")
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from driftd.domain import Action, Decision
+    from driftd.errors import NotFoundError
+    from driftd.registry import queries
+    from driftd.registry.store import Registry
+
+    cfg = _config(args)
+    if args.to:
+        version = queries.resolve_version(cfg.registry, args.model, args.to)
+    else:
+        history = queries.champion_history(cfg.registry, args.model)
+        current = queries.champion(cfg.registry, args.model)
+        previous = [
+            h["version_id"]
+            for h in history
+            if current is None or h["version_id"] != current["version_id"]
+        ]
+        if not previous:
+            raise NotFoundError(f"{args.model}: no previous champion to roll back to")
+        version = previous[0]
+    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None, create=False)
+    try:
+        registry.decide(
+            args.model, version, Decision(Action.ROLLBACK, args.reason), run_id=None, actor=_actor()
+        )
+    finally:
+        registry.close()
+    print(f"{args.model}: rolled back; champion is now {version}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from driftd.registry import queries
+
+    cfg = _config(args)
+    problems = queries.verify(cfg.registry)
+    data = {"registry": str(cfg.registry), "ok": not problems, "problems": problems}
+    _emit(
+        args,
+        data,
+        lambda: "\n".join(problems) if problems else f"{cfg.registry}: ok",
+    )
+    return EXIT_DRIFT if problems else EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from driftd import demo
+
+    return demo.run(Path(args.dir) if args.dir else None, fast=args.fast)
+
+
+# --- text output ----------------------------------------------------------------------------
+
+
+def _status_text(data: dict[str, Any]) -> str:
+    lines = [f"registry  {data['registry']}"]
+    daemon = data.get("daemon")
+    if daemon:
+        state = "alive" if daemon.get("alive") else "not running"
+        lines.append(
+            f"daemon    {state} (pid {daemon.get('pid')}, last beat {daemon.get('beat_at')})"
+        )
+        if daemon.get("config_error"):
+            lines.append(f"          config reload rejected: {daemon['config_error']}")
+    else:
+        lines.append("daemon    never ran on this registry")
+    for m in data["models"]:
+        lines.append("")
+        lines.append(m["name"])
+        champ = m.get("champion")
+        if champ:
+            age = format_age(float(champ.get("age_s") or 0))
+            lines.append(f"  champion       {champ['id']} (since {champ['since']}, {age} ago)")
+        else:
+            lines.append("  champion       none")
+        check = m.get("last_check")
+        if check:
+            drifted = ", ".join(check.get("drifted") or []) or "none"
+            lines.append(
+                f"  last check     {check['at']}  {check['verdict']}  drifted: {drifted}"
+            )
+        decision = m.get("last_decision")
+        if decision:
+            lines.append(
+                f"  last decision  {decision['action']} {decision.get('version_id') or ''} "
+                f"({decision['at']})"
+            )
+            lines.append(f"                 {decision['reason']}")
+        err = m.get("last_error")
+        if err:
+            lines.append(f"  last error     {err['at']}  {err['error']}")
+        nxt = (daemon or {}).get("next_runs", {}) or {}
+        if m["name"] in nxt:
+            lines.append(f"  next check     {nxt[m['name']]}")
+    return "\n".join(lines)
+
+
+def _drift_text(data: dict[str, Any]) -> str:
+    cols = [
+        "feature",
+        "kind",
+        "state",
+        "test",
+        "p_value",
+        "p_adjusted",
+        "effect_name",
+        "effect",
+        "threshold",
+        "missing_ref",
+        "missing_live",
+        "new_category_mass",
+    ]
+    heads = ["feature", "kind", "state", "test", "p", "p_adj", "effect", "size", "thr"]
+    heads += ["miss_ref", "miss_live", "new_cat"]
+    body = render.table(data["features"] + data.get("extra", []), cols, heads)
+    verdict = f"verdict: {data['verdict']} - {data['reason']}"
+    return f"{body}\n\n{verdict}"
+
+
+def _show_text(data: dict[str, Any]) -> str:
+    lines = []
+    for key, value in data.items():
+        if isinstance(value, dict | list):
+            lines.append(f"{key}:")
+            lines.append("  " + render.to_json(value).replace("\n", "\n  "))
+        else:
+            lines.append(f"{key}: {render.cell(value)}")
+    return "\n".join(lines)
+
+
+def _result_dict(result: Any) -> dict[str, Any]:
+    return {
+        "model": result.model,
+        "run_id": result.run_id,
+        "status": result.status,
+        "verdict": str(result.report.verdict) if result.report else None,
+        "drift_reason": result.report.reason if result.report else None,
+        "retrain_reason": result.retrain_reason or None,
+        "version_id": result.version_id,
+        "decision": str(result.decision.action) if result.decision else None,
+        "decision_reason": result.decision.reason if result.decision else None,
+        "evaluation": result.evaluation.to_dict() if result.evaluation else None,
+        "error": result.error,
+        "features": [f.to_dict() for f in result.report.features] if result.report else [],
+    }
+
+
+def _result_text(r: dict[str, Any]) -> str:
+    lines = [f"{r['model']}: run {r['run_id']} {r['status']}"]
+    if r["verdict"]:
+        lines.append(f"  drift     {r['verdict']} - {r['drift_reason']}")
+    if r["retrain_reason"]:
+        lines.append(f"  policy    {r['retrain_reason']}")
+    if r["decision"]:
+        lines.append(f"  decision  {r['decision']} {r['version_id']}: {r['decision_reason']}")
+    if r["error"]:
+        lines.append(f"  error     {r['error']}")
+    return "\n".join(lines)
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DriftdError(f"--now: not an ISO-8601 timestamp (got {text!r})") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+# --- argument parsing -----------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", help="config file (default: $DRIFTD_CONFIG, else /etc/driftd/config.toml)"
+    )
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="machine-readable output")
+
+    parser = argparse.ArgumentParser(
+        prog="driftd",
+        description="Keep ML models healthy: drift checks, retraining, promotion on evidence.",
+    )
+    parser.add_argument("--version", action="version", version=f"driftd {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help_: str, *parents: argparse.ArgumentParser) -> Any:
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common, *parents])
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("run", cmd_run, "run the daemon in the foreground (systemd's way)")
+    p.add_argument("--log-level", choices=config_mod.LOG_LEVELS)
+    p = add("check", cmd_check, "run one monitoring cycle now, through the daemon's code", as_json)
+    p.add_argument("--model", action="append", help="only this model (repeatable)")
+    p.add_argument("--now", help="the clock for the windows, ISO-8601 (replays, backfills)")
+    p.add_argument("--log-level", choices=config_mod.LOG_LEVELS)
+    add("status", cmd_status, "per model: champion, last check, last decision, errors", as_json)
+    p = add("history", cmd_history, "the decision log, newest first", as_json)
+    p.add_argument("--model")
+    p.add_argument("--limit", type=int, default=50)
+    p = add("versions", cmd_versions, "model versions and their lineage summary", as_json)
+    p.add_argument("--model")
+    p = add("show", cmd_show, "the full lineage of one version", as_json)
+    p.add_argument("version", help="a version id such as churn-v3")
+    p = add("validate", cmd_validate, "check a config file; exit 78 listing every problem")
+    p.add_argument("path", nargs="?", help="config file (default: as --config)")
+    p = add("drift", cmd_drift, "compare two CSV/Parquet files with the drift engine", as_json)
+    p.add_argument("reference")
+    p.add_argument("live")
+    p.add_argument("--model", help="take drift settings from this model of the config")
+    p.add_argument("--categorical", action="append", help="treat this column as categorical")
+    p.add_argument("--exclude", action="append", help="ignore this column (repeatable)")
+    p = add("promote", cmd_promote, "make a version the champion (one transaction)")
+    p.add_argument("model")
+    p.add_argument("version")
+    p.add_argument("--reason", required=True)
+    p = add("rollback", cmd_rollback, "move the champion back (default: the previous one)")
+    p.add_argument("model")
+    p.add_argument("--to", help="the version to roll back to")
+    p.add_argument("--reason", required=True)
+    add("verify", cmd_verify, "check registry integrity, artifacts and the decision chain", as_json)
+    p = add("demo", cmd_demo, "run the embedded demo: train, drift, retrain, decide")
+    p.add_argument("--dir", help="work in this directory (default: a temporary one)")
+    p.add_argument("--fast", action="store_true", help="fewer cycles (used by tests)")
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""One feature, before the correction across features: its test, effect and missing-value test.
+
+Missing values are NaN/None/NaT and, in numeric columns, +/-inf (an infinity is almost always a
+bug upstream, such as a division by zero; counting it as missing makes a burst of them visible as
+missing-rate drift instead of poisoning the statistics). Tests see only the remaining values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from driftd import stats
+from driftd.config import DriftConfig
+from driftd.detect import thresholds
+from driftd.detect.summary import ColumnSummary, ReferenceSummary, category_counts, numeric_values
+from driftd.domain import FeatureKind, FeatureState, StatResult
+from driftd.errors import StatsError
+
+IntArray = npt.NDArray[np.int64]
+
+SMALL_EXPECTED = 5.0  # below this expected count a binary chi-square becomes Fisher's exact test
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """``result`` is None when the feature could not be tested; ``fallback`` then says why."""
+
+    feature: str
+    kind: FeatureKind
+    test: str
+    result: StatResult | None
+    effect_name: str
+    effect: float | None
+    threshold: float | None
+    n_ref: int
+    n_live: int
+    missing_ref: float
+    missing_live: float
+    missing: StatResult | None  # two-proportion test of the missing rates; None if none missing
+    new_category_mass: float = 0.0
+    fallback: FeatureState = FeatureState.OK
+    notes: tuple[str, ...] = ()
+
+
+def evaluate(
+    summary: ReferenceSummary, column: ColumnSummary, live: pd.Series, cfg: DriftConfig, seed: int
+) -> Evaluation:
+    """Test one live column against its reference summary."""
+    numeric = column.kind is FeatureKind.NUMERIC
+    notes: list[str] = []
+    ref: stats.NumericReference | IntArray | None = column.numeric
+    cur: stats.Sample | IntArray | None = None
+    new_mass = 0.0
+    if numeric:
+        finite, n_nan, n_inf = stats.sorted_finite(numeric_values(live, column.name))
+        if n_inf:
+            notes.append(f"{n_inf} infinite live value(s) counted as missing")
+        n_live_missing, n_live_usable = n_nan + n_inf, int(finite.size)
+        if finite.size and column.numeric is not None:
+            cur = stats.Sample.sorted(finite, column.numeric.mean)
+    else:
+        categories, live_counts, n_live_missing = category_counts(live)
+        n_live_usable = int(live_counts.sum())
+        ref, cur, new_mass = _align(column, categories, live_counts)
+        if new_mass > 0:
+            notes.append(f"{new_mass:.1%} of live values in categories new to the reference")
+    live_rows = n_live_missing + n_live_usable
+    base = Evaluation(
+        feature=column.name,
+        kind=column.kind,
+        test=cfg.numeric_test if numeric else cfg.categorical_test,
+        result=None,
+        effect_name=cfg.numeric_effect if numeric else cfg.categorical_effect,
+        effect=None,
+        threshold=None,
+        n_ref=column.n_usable,
+        n_live=n_live_usable,
+        missing_ref=column.n_missing / column.n_rows if column.n_rows else 0.0,
+        missing_live=n_live_missing / live_rows if live_rows else 0.0,
+        missing=_missing_test(column, n_live_missing, live_rows),
+        new_category_mass=new_mass,
+    )
+    why = _unusable(column, live_rows, n_live_usable, cfg.min_samples)
+    if why is not None:
+        return replace(base, fallback=why[0], notes=(why[1], *notes))
+    test = base.test
+    if not numeric and test == "chi2" and _small_binary(ref, cur):  # type: ignore[arg-type]
+        test = "fisher"
+        notes.append("binary with small counts: Fisher's exact test instead of chi2")
+    try:
+        result = stats.get(test).run(column.kind, ref, cur, seed=seed)
+        effect_row = stats.get(base.effect_name)
+        size = effect_row.run(column.kind, ref, cur, seed=seed).statistic
+        limit = _threshold(summary, column, effect_row, n_live_usable, cfg=cfg, seed=seed)
+    except StatsError as exc:
+        failed = (f"{test}/{base.effect_name}: {exc}", *notes)
+        return replace(base, test=test, fallback=FeatureState.INVALID, notes=failed)
+    checked = (
+        ("statistic", result.statistic),
+        ("p-value", result.p_value),
+        ("effect", size),
+        ("threshold", limit),
+    )
+    bad = [name for name, v in checked if v is not None and not math.isfinite(v)]
+    if bad:
+        nan = (f"{' and '.join(bad)} came out NaN or infinite", *notes)
+        return replace(base, test=test, fallback=FeatureState.INVALID, notes=nan)
+    return replace(base, test=test, result=result, effect=size, threshold=limit, notes=tuple(notes))
+
+
+def _unusable(
+    column: ColumnSummary, live_rows: int, n_live: int, min_samples: int
+) -> tuple[FeatureState, str] | None:
+    """Why the feature cannot be tested, or None when it can."""
+    if live_rows == 0:
+        return FeatureState.INSUFFICIENT, "the live window has no rows"
+    if column.n_usable == 0:
+        return FeatureState.INVALID, "the reference has no usable value"
+    if n_live == 0:
+        return FeatureState.INVALID, f"all {live_rows} live values are missing"
+    fewest = min(column.n_usable, n_live)
+    if fewest < min_samples:
+        side = "live" if n_live <= column.n_usable else "reference"
+        return (
+            FeatureState.INSUFFICIENT,
+            f"{fewest} usable {side} values < min_samples {min_samples}",
+        )
+    return None
+
+
+def _missing_test(column: ColumnSummary, n_live_missing: int, live_rows: int) -> StatResult | None:
+    if column.n_rows == 0 or live_rows == 0 or column.n_missing + n_live_missing == 0:
+        return None
+    return stats.two_proportion(column.n_missing, column.n_rows, n_live_missing, live_rows)
+
+
+def _align(
+    column: ColumnSummary, categories: pd.Index, live_counts: IntArray
+) -> tuple[IntArray, IntArray, float]:
+    """Reference and live counts over the union of categories; new ones appended at the end."""
+    assert column.categories is not None and column.counts is not None
+    idx = column.categories.get_indexer(categories)
+    known = idx >= 0
+    n_known = column.counts.size
+    new = live_counts[~known]
+    ref = np.concatenate((column.counts, np.zeros(new.size, dtype=np.int64)))
+    cur = np.zeros(n_known + new.size, dtype=np.int64)
+    cur[idx[known]] = live_counts[known]
+    cur[n_known:] = new
+    total = int(live_counts.sum())
+    return ref, cur, float(new.sum() / total) if total else 0.0
+
+
+def _small_binary(ref: IntArray, cur: IntArray) -> bool:
+    seen = (ref + cur) > 0
+    if int(np.count_nonzero(seen)) != 2:
+        return False
+    cols = (ref + cur)[seen]
+    rows = np.array([ref.sum(), cur.sum()], dtype=np.float64)
+    return bool((np.outer(rows, cols) / rows.sum()).min() < SMALL_EXPECTED)
+
+
+def _threshold(
+    summary: ReferenceSummary,
+    column: ColumnSummary,
+    effect: stats.StatTest,
+    n_live: int,
+    *,
+    cfg: DriftConfig,
+    seed: int,
+) -> float:
+    numeric = column.kind is FeatureKind.NUMERIC
+    setting = cfg.numeric_threshold if numeric else cfg.categorical_threshold
+    if setting == "auto":
+        return thresholds.auto_threshold(
+            summary, column, effect, n_live, quantile=cfg.auto_quantile, seed=seed
+        )
+    return float(setting)

@@ -1,0 +1,189 @@
+"""Feature kinds, and the reference summary computed once per reference and reused every cycle.
+
+A numeric column is summarised by a :class:`~driftd.stats.NumericReference` (all distinct values
+with their counts, or a 65 536-point quantile sketch when there are more), a categorical column
+by its category counts. Missing values (NaN, None, NaT) and, for numeric columns, infinite values
+are counted, not summarised: detect compares their rates separately.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from driftd import stats
+from driftd.domain import FeatureKind
+from driftd.errors import DataError
+
+PARALLEL_CELLS = 500_000  # below this many values a thread pool costs more than it saves
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def infer_kinds(
+    columns: Mapping[str, Any] | pd.DataFrame, categorical: Sequence[str] = ()
+) -> dict[str, FeatureKind]:
+    """Kind of each column: listed ``categorical`` ones, and bool/string/object/category dtypes,
+    are categorical; other numbers are numeric. Dates and other dtypes are a DataError.
+
+    >>> infer_kinds({"age": "int64", "plan": "object", "zip": "int64"}, categorical=["zip"])
+    {'age': <FeatureKind.NUMERIC: 'numeric'>, 'plan': <FeatureKind.CATEGORICAL: 'categorical'>, \
+'zip': <FeatureKind.CATEGORICAL: 'categorical'>}
+    """
+    dtypes = columns.dtypes.to_dict() if isinstance(columns, pd.DataFrame) else dict(columns)
+    listed = set(categorical)
+    kinds: dict[str, FeatureKind] = {}
+    for name, raw in dtypes.items():
+        try:
+            dtype = pd.api.types.pandas_dtype(raw)
+        except TypeError:
+            raise DataError(f"column {name!r}: unknown dtype {raw!r}") from None
+        if name in listed or _is_categorical_dtype(dtype):
+            kinds[str(name)] = FeatureKind.CATEGORICAL
+        elif pd.api.types.is_numeric_dtype(dtype):
+            kinds[str(name)] = FeatureKind.NUMERIC
+        else:
+            raise DataError(
+                f"column {name!r} has dtype {dtype}; list it in data.categorical, convert it "
+                "to numbers, or leave it out of data.features"
+            )
+    return kinds
+
+
+def _is_categorical_dtype(dtype: Any) -> bool:
+    return bool(
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ColumnSummary:
+    """One reference column. ``n_missing`` counts NaN/None and (numeric) infinite values."""
+
+    name: str
+    kind: FeatureKind
+    n_rows: int
+    n_missing: int
+    n_infinite: int = 0
+    numeric: stats.NumericReference | None = None  # None when no finite value exists
+    categories: pd.Index | None = None
+    counts: npt.NDArray[np.int64] | None = None
+
+    @property
+    def n_usable(self) -> int:
+        return self.n_rows - self.n_missing
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReferenceSummary:
+    """Everything detect needs from a reference, computed once by :func:`summarize`.
+
+    ``thresholds`` caches effect thresholds calibrated for ``threshold = "auto"``, keyed by
+    (column, effect, window-size bucket, quantile); it is filled on first use and thread-safe.
+    """
+
+    fingerprint: str
+    n_rows: int
+    kinds: dict[str, FeatureKind]
+    columns: dict[str, ColumnSummary]
+    thresholds: dict[tuple[str, str, int, float], float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def summarize(
+    reference: pd.DataFrame,
+    kinds: Mapping[str, FeatureKind],
+    fingerprint: str | None = None,
+    *,
+    max_grid: int = stats.SKETCH_GRID,
+) -> ReferenceSummary:
+    """Summarise the ``kinds`` columns of ``reference``; ``fingerprint`` defaults to a sha256
+    of the summary itself (so equal summaries share thresholds cached under that name).
+
+    >>> import pandas as pd
+    >>> s = summarize(pd.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "a"]}),
+    ...               {"x": FeatureKind.NUMERIC, "c": FeatureKind.CATEGORICAL})
+    >>> s.n_rows, s.columns["x"].n_missing, s.columns["c"].counts.tolist()
+    (3, 1, [2, 1])
+    """
+    missing = [name for name in kinds if name not in reference.columns]
+    if missing:
+        raise DataError(f"reference lacks column(s) {', '.join(map(repr, missing))}")
+    series = [(name, FeatureKind(kind), reference[name]) for name, kind in kinds.items()]
+    columns = parallel_map(
+        lambda item: _summarize_column(*item, max_grid=max_grid), series, reference.size
+    )
+    by_name = {c.name: c for c in columns}
+    return ReferenceSummary(
+        fingerprint=fingerprint or _fingerprint(columns),
+        n_rows=len(reference),
+        kinds={name: FeatureKind(kind) for name, kind in kinds.items()},
+        columns=by_name,
+    )
+
+
+def _summarize_column(
+    name: str, kind: FeatureKind, column: pd.Series, max_grid: int
+) -> ColumnSummary:
+    if kind is FeatureKind.NUMERIC:
+        values = numeric_values(column, name)
+        finite, n_nan, n_inf = stats.sorted_finite(values)
+        ref = stats.NumericReference.from_sorted(finite, max_grid) if finite.size else None
+        return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, numeric=ref)
+    categories, counts, n_missing = category_counts(column)
+    return ColumnSummary(name, kind, len(column), n_missing, categories=categories, counts=counts)
+
+
+def numeric_values(column: pd.Series, name: str) -> npt.NDArray[np.float64]:
+    """A numeric column as float64, missing values as NaN; DataError for non-numbers."""
+    try:
+        return np.asarray(column.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"column {name!r} is treated as numeric but holds non-numbers; "
+            "list it in data.categorical"
+        ) from None
+
+
+def category_counts(column: pd.Series) -> tuple[pd.Index, npt.NDArray[np.int64], int]:
+    """Distinct non-missing values, their counts, and the number of missing values."""
+    counts = column.value_counts(dropna=True, sort=False)
+    n_missing = len(column) - int(counts.sum())
+    counts = counts[counts > 0]  # a pandas Categorical also lists its unused categories
+    return counts.index, np.asarray(counts.to_numpy(dtype=np.int64), dtype=np.int64), n_missing
+
+
+def _fingerprint(columns: Iterable[ColumnSummary]) -> str:
+    h = hashlib.sha256()
+    for c in columns:
+        h.update(f"{c.name}\0{c.kind}\0{c.n_rows}\0{c.n_missing}\0".encode())
+        if c.numeric is not None:
+            h.update(c.numeric.grid.tobytes())
+            h.update(c.numeric.le.tobytes())
+        if c.categories is not None and c.counts is not None:
+            h.update("\0".join(map(repr, c.categories)).encode())
+            h.update(c.counts.tobytes())
+    return h.hexdigest()
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T], cells: int) -> list[R]:
+    """``fn`` over ``items`` on a small thread pool (sorting and searching release the GIL),
+    or in this thread when ``cells`` (rows x columns) is too few to repay the threads."""
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1 or cells < PARALLEL_CELLS:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="driftd-detect") as pool:
+        return list(pool.map(fn, items))

@@ -1,0 +1,345 @@
+"""The registry's read side, for ``driftd status``, ``history``, ``versions``, ``show``, ``verify``.
+
+Stdlib ``sqlite3`` only, over a read-only connection (``mode=ro``), so these commands start fast,
+never import pandas, scipy or scikit-learn, and work for a user who may only read the file.
+Each function reads inside one transaction: it sees one committed snapshot, never half of a
+promotion. Results are plain dicts and lists, ready for ``json.dumps``. A registry that does
+not exist yet reads as empty (``show`` and ``resolve_version`` raise NotFoundError).
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as d:
+...     status(Path(d) / "none.db")
+{'daemon': None, 'models': []}
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from driftd.errors import NotFoundError, RegistryError
+from driftd.registry import codec, schema
+from driftd.registry.codec import loads, parse_iso, utc_iso
+from driftd.registry.verify import verify
+
+__all__ = [
+    "champion",
+    "champion_history",
+    "history",
+    "last_retrain_times",
+    "last_run",
+    "resolve_version",
+    "show",
+    "status",
+    "verify",
+    "versions",
+]
+
+HEARTBEAT_SECONDS = 5.0
+_JSON = {
+    "summary",
+    "report",
+    "drifted",
+    "params",
+    "spec",
+    "features",
+    "environment",
+    "metrics",
+    "comparisons",
+    "champion_metrics",
+    "candidate_metrics",
+    "payload",
+    "next_runs",
+}
+
+
+@contextmanager
+def read(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only snapshot of the registry, or None when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        yield None
+        return
+    try:
+        conn = codec.connect_ro(path)
+    except sqlite3.Error as exc:
+        raise codec.translate(exc, path) from None
+    try:
+        version = codec.schema_state(conn, path)
+        if version == 0:  # created but never migrated: nothing to read
+            yield None
+            return
+        if version < schema.SCHEMA_VERSION:
+            raise RegistryError(
+                f"{path}: schema version {version} is older than this driftd's "
+                f"{schema.SCHEMA_VERSION}; run `driftd check` (or the daemon) once to migrate"
+            )
+        conn.execute("BEGIN")
+        yield conn
+    except sqlite3.Error as exc:
+        raise codec.translate(exc, path) from None
+    finally:
+        conn.close()  # a read transaction needs no COMMIT; closing ends it
+
+
+def row_dict(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    """A row as a dict, JSON columns parsed."""
+    if row is None:
+        return None
+    return {k: (loads(row[k]) if k in _JSON else row[k]) for k in row.keys()}  # noqa: SIM118
+
+
+def _dicts(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    return [d for d in map(row_dict, rows) if d is not None]
+
+
+def _age(text: str | None, now: datetime) -> float | None:
+    return None if text is None else round((now - parse_iso(text)).total_seconds(), 3)
+
+
+def status(
+    path: Path, *, now: datetime | None = None, heartbeat_interval: float = HEARTBEAT_SECONDS
+) -> dict[str, Any]:
+    """The daemon's heartbeat and, per model, champion, last check/decision/error/run.
+
+    ``daemon.alive`` is true when the last beat is younger than three heartbeat intervals and
+    the daemon did not record a clean stop. ``retrains_today`` counts trainings (any outcome)
+    started in the 24 hours before ``now``, as the retrain cap does.
+    """
+    now = now or datetime.now(UTC)
+    with read(path) as c:
+        if c is None:
+            return {"daemon": None, "models": []}
+        beat = row_dict(c.execute("SELECT * FROM heartbeat WHERE id = 1").fetchone())
+        if beat is not None:
+            beat.pop("id")
+            beat["age_s"] = _age(beat["beat_at"], now)
+            beat["alive"] = (
+                beat["state"] != "stopped"
+                and beat["age_s"] is not None
+                and beat["age_s"] < 3 * heartbeat_interval
+            )
+        names = [r[0] for r in c.execute("SELECT name FROM models ORDER BY name")]
+        return {"daemon": beat, "models": [_model_status(c, name, now) for name in names]}
+
+
+def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, Any]:
+    champ = c.execute("SELECT * FROM champions WHERE model = ?", (name,)).fetchone()
+    check = c.execute(
+        "SELECT * FROM checks WHERE model = ? ORDER BY id DESC LIMIT 1", (name,)
+    ).fetchone()
+    decision = c.execute(
+        "SELECT * FROM decisions WHERE model = ? ORDER BY id DESC LIMIT 1", (name,)
+    ).fetchone()
+    error = c.execute(
+        "SELECT id, started_at, finished_at, status, error FROM runs "
+        "WHERE model = ? AND error IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (name,),
+    ).fetchone()
+    run = c.execute(
+        "SELECT id, status, trigger, started_at, finished_at, now_at, verdict, error FROM runs "
+        "WHERE model = ? ORDER BY id DESC LIMIT 1",
+        (name,),
+    ).fetchone()
+    retrains = c.execute(
+        "SELECT count(*) FROM trainings WHERE model = ? AND started_at >= ?",
+        (name, utc_iso(now - timedelta(days=1))),
+    ).fetchone()[0]
+    return {
+        "name": name,
+        "champion": None
+        if champ is None
+        else {
+            "id": champ["version_id"],
+            "since": champ["since"],
+            "age_s": _age(champ["since"], now),
+        },
+        "last_check": None
+        if check is None
+        else {
+            "at": check["checked_at"],
+            "run_id": check["run_id"],
+            "verdict": check["verdict"],
+            "drifted": loads(check["drifted"]),
+            "drifted_share": check["drifted_share"],
+            "reason": check["reason"],
+        },
+        "last_decision": None
+        if decision is None
+        else {
+            "id": decision["id"],
+            "action": decision["action"],
+            "reason": decision["reason"],
+            "at": decision["created_at"],
+            "version_id": decision["version_id"],
+            "actor": decision["actor"],
+        },
+        "last_error": None
+        if error is None
+        else {
+            "at": error["finished_at"] or error["started_at"],
+            "run_id": error["id"],
+            "status": error["status"],
+            "error": error["error"],
+        },
+        "last_run": row_dict(run),
+        "retrains_today": int(retrains),
+    }
+
+
+def history(path: Path, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Decisions, newest first."""
+    with read(path) as c:
+        if c is None:
+            return []
+        where, params = ("WHERE model = ?", (model,)) if model else ("", ())
+        rows = c.execute(
+            f"SELECT * FROM decisions {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+        ).fetchall()
+        return _dicts(rows)
+
+
+_VERSION_COLUMNS = (
+    "v.id, v.model, v.number, v.created_at, s.status, v.run_id, v.parent_id, v.estimator, "
+    "v.data_rows, v.data_sha256, v.artifact_path, v.artifact_sha256, v.artifact_size, "
+    "v.artifact_deleted_at, v.metrics"
+)
+
+
+def versions(path: Path, model: str | None = None) -> list[dict[str, Any]]:
+    """Versions with their derived status, by model then newest first."""
+    with read(path) as c:
+        if c is None:
+            return []
+        where, params = ("WHERE v.model = ?", (model,)) if model else ("", ())
+        rows = c.execute(
+            f"SELECT {_VERSION_COLUMNS} FROM versions v "
+            f"JOIN version_status s ON s.version_id = v.id {where} "
+            "ORDER BY v.model, v.number DESC",
+            params,
+        ).fetchall()
+        return _dicts(rows)
+
+
+def show(path: Path, version_id: str) -> dict[str, Any]:
+    """One version in full: lineage, trainings, evaluations, decisions, champion periods."""
+    with read(path) as c:
+        row = None if c is None else _version_row(c, version_id)
+        if c is None or row is None:
+            raise NotFoundError(f"version {version_id!r}: no such version")
+        out = row_dict(row) or {}
+        out["status"] = c.execute(
+            "SELECT status FROM version_status WHERE version_id = ?", (version_id,)
+        ).fetchone()[0]
+        out["lineage"] = _dicts(
+            c.execute(
+                "WITH RECURSIVE up(id, depth) AS (SELECT parent_id, 1 FROM versions WHERE id = ? "
+                "UNION ALL SELECT v.parent_id, up.depth + 1 FROM versions v JOIN up "
+                "ON v.id = up.id WHERE v.parent_id IS NOT NULL) "
+                "SELECT v.id, v.created_at, s.status, v.artifact_sha256 FROM up "
+                "JOIN versions v ON v.id = up.id JOIN version_status s ON s.version_id = v.id "
+                "ORDER BY up.depth",
+                (version_id,),
+            ).fetchall()
+        )
+        out["children"] = [
+            r[0] for r in c.execute("SELECT id FROM versions WHERE parent_id = ?", (version_id,))
+        ]
+        out["trainings"] = _dicts(
+            c.execute("SELECT * FROM trainings WHERE version_id = ?", (version_id,)).fetchall()
+        )
+        out["evaluations"] = _dicts(
+            c.execute(
+                "SELECT * FROM evaluations WHERE candidate_id = ? OR champion_id = ? ORDER BY id",
+                (version_id, version_id),
+            ).fetchall()
+        )
+        out["decisions"] = _dicts(
+            c.execute(
+                "SELECT * FROM decisions WHERE version_id = ? ORDER BY id", (version_id,)
+            ).fetchall()
+        )
+        out["champion_periods"] = _dicts(
+            c.execute(
+                "SELECT since, until, decision_id, ended_by FROM champion_history "
+                "WHERE version_id = ? ORDER BY id",
+                (version_id,),
+            ).fetchall()
+        )
+        return out
+
+
+def _version_row(c: sqlite3.Connection, version_id: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = c.execute(
+        "SELECT * FROM versions WHERE id = ?", (version_id,)
+    ).fetchone()
+    return row
+
+
+def champion(path: Path, model: str) -> dict[str, Any] | None:
+    """The current champion joined with its version row, or None."""
+    with read(path) as c:
+        if c is None:
+            return None
+        row = c.execute(
+            "SELECT v.*, c.version_id, c.since, c.decision_id FROM champions c "
+            "JOIN versions v ON v.id = c.version_id WHERE c.model = ?",
+            (model,),
+        ).fetchone()
+        return row_dict(row)
+
+
+def champion_history(path: Path, model: str) -> list[dict[str, Any]]:
+    """Every champion period of a model, newest first, with the action that opened it."""
+    with read(path) as c:
+        if c is None:
+            return []
+        rows = c.execute(
+            "SELECT h.id, h.version_id, h.since, h.until, h.decision_id, h.ended_by, d.action, "
+            "d.actor, d.reason FROM champion_history h JOIN decisions d ON d.id = h.decision_id "
+            "WHERE h.model = ? ORDER BY h.id DESC",
+            (model,),
+        ).fetchall()
+        return _dicts(rows)
+
+
+def last_retrain_times(path: Path, model: str, since: datetime) -> list[str]:
+    """Start times of trainings (any outcome) at or after ``since``, newest first."""
+    with read(path) as c:
+        if c is None:
+            return []
+        rows = c.execute(
+            "SELECT started_at FROM trainings WHERE model = ? AND started_at >= ? "
+            "ORDER BY started_at DESC",
+            (model, utc_iso(since)),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+
+def last_run(path: Path, model: str) -> dict[str, Any] | None:
+    """The most recent run of a model (any trigger, any status), or None."""
+    with read(path) as c:
+        if c is None:
+            return None
+        row = c.execute(
+            "SELECT * FROM runs WHERE model = ? ORDER BY id DESC LIMIT 1", (model,)
+        ).fetchone()
+        return row_dict(row)
+
+
+def resolve_version(path: Path, model: str, text: str) -> str:
+    """A version id from '3', 'v3' or 'churn-v3'; NotFoundError when it does not exist."""
+    raw = text.strip()
+    number = raw.removeprefix(f"{model}-v") if raw.startswith(f"{model}-v") else raw
+    number = number.removeprefix("v")
+    if not number.isdigit():
+        raise NotFoundError(f"{model}: {text!r} is not a version of this model (try {model}-v3)")
+    version_id = f"{model}-v{int(number)}"
+    with read(path) as c:
+        if c is None or _version_row(c, version_id) is None:
+            raise NotFoundError(f"{model}: no version {version_id}")
+    return version_id

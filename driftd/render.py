@@ -1,0 +1,67 @@
+"""Plain-text rendering for people: aligned tables and compact numbers. Stdlib only.
+
+>>> print(table([{"a": 1, "b": "x"}, {"a": 22, "b": None}], ["a", "b"]))
+a   b
+--  -
+1   x
+22  -
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+def cell(value: Any) -> str:
+    """One value as table text: floats to 4 significant digits, None as '-'.
+
+    >>> cell(0.000012345), cell(3.0), cell(None), cell(True)
+    ('1.234e-05', '3', '-', 'yes')
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4g}"
+    if isinstance(value, list | tuple):
+        return ",".join(cell(v) for v in value) or "-"
+    return str(value).replace("\n", " ")
+
+
+def table(
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    headers: Sequence[str] | None = None,
+) -> str:
+    """Left-aligned columns separated by two spaces, with a dashed rule under the header."""
+    heads = list(headers or columns)
+    body = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, h in enumerate(heads)]
+    lines = [_line(heads, widths), _line(["-" * w for w in widths], widths)]
+    lines += [_line(b, widths) for b in body]
+    return "\n".join(lines)
+
+
+def _line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+
+def to_json(value: Any) -> str:
+    """JSON for machines: NaN/inf become null so the output is always valid JSON."""
+    return json.dumps(_clean(value), indent=2, sort_keys=False, allow_nan=False, default=str)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value

@@ -1,0 +1,119 @@
+"""The architecture in DESIGN.md, enforced: imports point down, and each library has one home."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "driftd"
+
+# module (top-level name under driftd) -> layer
+LAYERS = {
+    "cli": 5,
+    "daemon": 5,
+    "demo": 5,
+    "cycle": 4,
+    "sources": 3,
+    "trainer": 3,
+    "registry": 3,
+    "fingerprint": 1,
+    "synth": 3,
+    "detect": 2,
+    "evaluate": 2,
+    "policy": 2,
+    "render": 2,
+    "stats": 1,
+    "config": 1,
+    "durations": 0,
+    "domain": 0,
+    "errors": 0,
+    "notify": 0,
+    "lock": 0,
+    "log": 0,
+}
+
+# third-party library -> the driftd modules allowed to import it
+HOMES = {
+    "scipy": {"stats"},
+    "sqlite_utils": {"registry"},
+    "apscheduler": {"daemon"},
+    "sklearn": {"trainer", "evaluate"},
+    "skops": {"trainer"},
+}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+def _owner(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            if node.module == "driftd":
+                names += [f"driftd.{a.name}" for a in node.names]
+    return names
+
+
+def test_every_module_has_a_layer() -> None:
+    """A new top-level module must be placed in the layer table before it can land."""
+    owners = {_owner(p) for p in _modules()} - {"__init__", "__main__"}
+    assert owners <= LAYERS.keys(), f"unplaced modules: {sorted(owners - LAYERS.keys())}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path: Path) -> None:
+    """A module imports only modules of a lower layer (or its own subpackage)."""
+    owner = _owner(path)
+    if owner in ("__init__", "__main__"):
+        return
+    for name in _imports(path):
+        parts = name.split(".")
+        if parts[0] != "driftd" or len(parts) < 2:
+            continue
+        target = parts[1]
+        if target == owner or target == "__version__":
+            continue
+        assert target in LAYERS, f"{path.name} imports unknown driftd.{target}"
+        assert LAYERS[target] < LAYERS[owner], (
+            f"{owner} (layer {LAYERS[owner]}) imports {target} (layer {LAYERS[target]})"
+        )
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_one_home_per_library(path: Path) -> None:
+    """scipy, sqlite_utils, apscheduler, sklearn and skops are each imported in one place."""
+    owner = _owner(path)
+    for name in _imports(path):
+        lib = name.split(".")[0]
+        if lib in HOMES:
+            assert owner in HOMES[lib], f"{owner} imports {lib}; its home is {HOMES[lib]}"
+
+
+def test_status_path_imports_no_heavy_library(tmp_path: Path) -> None:
+    """`driftd status` must not import pandas, scipy or scikit-learn (it only reads SQLite)."""
+    code = (
+        "import sys\n"
+        "from driftd import cli\n"
+        "from driftd.registry import queries\n"
+        "heavy = sorted(m for m in ('pandas', 'scipy', 'sklearn', 'sqlite_utils') "
+        "if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == ""
