@@ -88,8 +88,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     log.setup(args.log_level or cfg.log_level)
     now = _parse_now(args.now) if args.now else None
     results = daemon.check_once(cfg, args.model or None, now)
-    data = [_result_dict(r) for r in results]
-    _emit(args, data, lambda: "\n\n".join(_result_text(r) for r in data))
+    data = [render.result_dict(r) for r in results]
+    _emit(args, data, lambda: "\n\n".join(render.result_text(r) for r in data))
     bad = any(r["status"] in ("drift", "failed") for r in data)
     return EXIT_DRIFT if bad else EXIT_OK
 
@@ -313,36 +313,6 @@ def _show_text(data: dict[str, Any]) -> str:
             lines.append("  " + render.to_json(value).replace("\n", "\n  "))
         else:
             lines.append(f"{key}: {render.cell(value)}")
-    return "\n".join(lines)
-
-
-def _result_dict(result: Any) -> dict[str, Any]:
-    return {
-        "model": result.model,
-        "run_id": result.run_id,
-        "status": result.status,
-        "verdict": str(result.report.verdict) if result.report else None,
-        "drift_reason": result.report.reason if result.report else None,
-        "retrain_reason": result.retrain_reason or None,
-        "version_id": result.version_id,
-        "decision": str(result.decision.action) if result.decision else None,
-        "decision_reason": result.decision.reason if result.decision else None,
-        "evaluation": result.evaluation.to_dict() if result.evaluation else None,
-        "error": result.error,
-        "features": [f.to_dict() for f in result.report.features] if result.report else [],
-    }
-
-
-def _result_text(r: dict[str, Any]) -> str:
-    lines = [f"{r['model']}: run {r['run_id']} {r['status']}"]
-    if r["verdict"]:
-        lines.append(f"  drift     {r['verdict']} - {r['drift_reason']}")
-    if r["retrain_reason"]:
-        lines.append(f"  policy    {r['retrain_reason']}")
-    if r["decision"]:
-        lines.append(f"  decision  {r['decision']} {r['version_id']}: {r['decision_reason']}")
-    if r["error"]:
-        lines.append(f"  error     {r['error']}")
     return "\n".join(lines)
 
 

@@ -65,3 +65,33 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_clean(v) for v in value]
     return value
+
+
+def result_dict(result: Any) -> dict[str, Any]:
+    return {
+        "model": result.model,
+        "run_id": result.run_id,
+        "status": result.status,
+        "verdict": str(result.report.verdict) if result.report else None,
+        "drift_reason": result.report.reason if result.report else None,
+        "retrain_reason": result.retrain_reason or None,
+        "version_id": result.version_id,
+        "decision": str(result.decision.action) if result.decision else None,
+        "decision_reason": result.decision.reason if result.decision else None,
+        "evaluation": result.evaluation.to_dict() if result.evaluation else None,
+        "error": result.error,
+        "features": [f.to_dict() for f in result.report.features] if result.report else [],
+    }
+
+
+def result_text(r: dict[str, Any]) -> str:
+    lines = [f"{r['model']}: run {r['run_id']} {r['status']}"]
+    if r["verdict"]:
+        lines.append(f"  drift     {r['verdict']} - {r['drift_reason']}")
+    if r["retrain_reason"]:
+        lines.append(f"  policy    {r['retrain_reason']}")
+    if r["decision"]:
+        lines.append(f"  decision  {r['decision']} {r['version_id']}: {r['decision_reason']}")
+    if r["error"]:
+        lines.append(f"  error     {r['error']}")
+    return "\n".join(lines)

@@ -13,9 +13,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "driftd"
 
 # module (top-level name under driftd) -> layer
 LAYERS = {
-    "cli": 5,
+    "cli": 6,
     "daemon": 5,
-    "demo": 5,
+    "demo": 7,
     "cycle": 4,
     "sources": 3,
     "trainer": 3,
@@ -31,8 +31,8 @@ LAYERS = {
     "durations": 0,
     "domain": 0,
     "errors": 0,
-    "notify": 0,
-    "lock": 0,
+    "notify": 1,
+    "lock": 1,
     "log": 0,
 }
 

@@ -308,13 +308,17 @@ def champion_history(path: Path, model: str) -> list[dict[str, Any]]:
 
 
 def last_retrain_times(path: Path, model: str, since: datetime) -> list[str]:
-    """Start times of trainings (any outcome) at or after ``since``, newest first."""
+    """Logical times (the run's ``now``) of trainings, any outcome, at or after ``since``.
+
+    The run's clock, not the wall clock, so replays with ``driftd check --now`` obey the same
+    cool-down and cap as the daemon.
+    """
     with read(path) as c:
         if c is None:
             return []
         rows = c.execute(
-            "SELECT started_at FROM trainings WHERE model = ? AND started_at >= ? "
-            "ORDER BY started_at DESC",
+            "SELECT r.now_at FROM trainings t JOIN runs r ON r.id = t.run_id "
+            "WHERE t.model = ? AND r.now_at >= ? ORDER BY r.now_at DESC",
             (model, utc_iso(since)),
         ).fetchall()
         return [str(r[0]) for r in rows]
