@@ -10,12 +10,14 @@ decision is recorded. It ends with ``driftd status``.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from driftd import cli, config, daemon, log, render, synth
+from driftd import config, daemon, evaluate, log, render, synth, trainer
 
 DEMO_NOW = datetime(2026, 1, 11, tzinfo=UTC)
 
@@ -34,7 +36,8 @@ def run(directory: Path | None, fast: bool = False) -> int:
     print(f"driftd demo in {workdir}")
     print(f"data: 10 days of live rows; drift injected at {drift_at:%Y-%m-%d %H:%M}Z\n")
     log.setup("warning")
-    cfg = config.load(config_path, cli.name_checks())
+    checks = config.NameChecks(trainer.check_estimator, evaluate.check_scorer)
+    cfg = config.load(config_path, checks)
     days = range(9, -1, -1) if not fast else (9, 8, 3, 2)
     for ago in days:
         now = DEMO_NOW - timedelta(days=ago)
@@ -42,6 +45,8 @@ def run(directory: Path | None, fast: bool = False) -> int:
             print(f"== check at {now:%Y-%m-%d %H:%M}Z")
             print(render.result_text(render.result_dict(result)))
     print("\n== driftd status")
-    cli.main(["status", "--config", str(config_path)])
+    sys.stdout.flush()
+    # The real command in its own process, as an operator would run it.
+    subprocess.run([sys.executable, "-m", "driftd.cli", "status", "--config", str(config_path)])
     print(f"\nexplore: driftd history --config {config_path}")
     return 0

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "driftd"
 LAYERS = {
     "cli": 6,
     "daemon": 5,
-    "demo": 7,
+    "demo": 5,
     "cycle": 4,
     "sources": 3,
     "trainer": 3,

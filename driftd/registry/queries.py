@@ -317,8 +317,9 @@ def last_retrain_times(path: Path, model: str, since: datetime) -> list[str]:
         if c is None:
             return []
         rows = c.execute(
-            "SELECT r.now_at FROM trainings t JOIN runs r ON r.id = t.run_id "
-            "WHERE t.model = ? AND r.now_at >= ? ORDER BY r.now_at DESC",
+            "SELECT COALESCE(r.now_at, t.started_at) AS at FROM trainings t "
+            "LEFT JOIN runs r ON r.id = t.run_id "
+            "WHERE t.model = ? AND at >= ? ORDER BY at DESC",
             (model, utc_iso(since)),
         ).fetchall()
         return [str(r[0]) for r in rows]
