@@ -18,9 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from driftd import __version__
+from driftd import __version__, render
 from driftd import config as config_mod
-from driftd import render
 from driftd.config import Config, NameChecks
 from driftd.durations import format_age
 from driftd.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, ConfigError, DriftdError
@@ -264,9 +263,7 @@ def _status_text(data: dict[str, Any]) -> str:
         check = m.get("last_check")
         if check:
             drifted = ", ".join(check.get("drifted") or []) or "none"
-            lines.append(
-                f"  last check     {check['at']}  {check['verdict']}  drifted: {drifted}"
-            )
+            lines.append(f"  last check     {check['at']}  {check['verdict']}  drifted: {drifted}")
         decision = m.get("last_decision")
         if decision:
             lines.append(

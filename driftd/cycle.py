@@ -357,7 +357,9 @@ def _evaluate(
             return None, {}
         holdout_rows = 0
         return (
-            Evaluation(n_holdout=holdout_rows, confidence=model.promotion.confidence, comparisons=()),
+            Evaluation(
+                n_holdout=holdout_rows, confidence=model.promotion.confidence, comparisons=()
+            ),
             {},
         )
     x, y = holdout[features], holdout[model.data.target].to_numpy()

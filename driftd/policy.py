@@ -84,7 +84,9 @@ def _rate_limit(
         return f"cooling down after the last retrain ({_minutes(wait)} left)"
     day = [t for t in times if now - t < timedelta(days=1)]
     if len(day) >= policy.max_retrains_per_day:
-        return f"retrain cap reached ({len(day)} in the last 24h, max {policy.max_retrains_per_day})"
+        return (
+            f"retrain cap reached ({len(day)} in the last 24h, max {policy.max_retrains_per_day})"
+        )
     return None
 
 

@@ -13,9 +13,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "driftd"
 
 # module (top-level name under driftd) -> layer
 LAYERS = {
-    "cli": 6,
+    "cli": 7,
     "daemon": 5,
-    "demo": 5,
+    "demo": 6,
     "cycle": 4,
     "sources": 3,
     "trainer": 3,
