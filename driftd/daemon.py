@@ -257,10 +257,7 @@ def check_once(
     cfg: Config, names: list[str] | None, now: datetime | None
 ) -> list[cycle.CycleResult]:
     """``driftd check``: one cycle per model through the same code path as the daemon."""
-    if names:
-        models = [cfg.model(n) for n in names]
-    else:
-        models = list(cfg.models)
+    models = [cfg.model(n) for n in names] if names else list(cfg.models)
     cfg.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o750 if cfg.group else 0o700)
     registry = Registry.open(cfg.registry, group_readable=cfg.group is not None)
     try:

@@ -47,6 +47,8 @@ def run(directory: Path | None, fast: bool = False) -> int:
     print("\n== driftd status")
     sys.stdout.flush()
     # The real command in its own process, as an operator would run it.
-    subprocess.run([sys.executable, "-m", "driftd.cli", "status", "--config", str(config_path)])
+    subprocess.run(
+        [sys.executable, "-m", "driftd.cli", "status", "--config", str(config_path)], check=False
+    )
     print(f"\nexplore: driftd history --config {config_path}")
     return 0

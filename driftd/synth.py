@@ -81,7 +81,7 @@ _REGION_EFFECT = np.array([0.0, 0.1, 0.0, -0.1, 0.1, 0.0, 0.2, -0.2])
 _STREAM, _REFERENCE = 0, 1
 
 
-def make_stream(  # noqa: PLR0917 - one argument per axis of the stream, called positionally
+def make_stream(
     start: datetime,
     periods: int,
     freq: timedelta,

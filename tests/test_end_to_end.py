@@ -1,4 +1,4 @@
-"""The real `driftd` executable on a temporary registry: the whole loop, and the daemon's signals."""
+"""The real `driftd` executable on a temporary registry: the whole loop and the daemon's signals."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def _run(config: Path, *args: str, check_rc: int | None = None) -> subprocess.Co
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     if check_rc is not None:
         assert proc.returncode == check_rc, proc.stderr + proc.stdout
@@ -54,7 +55,7 @@ def _check(config: Path, days_ago: int) -> dict[str, object]:
 
 
 def test_quiet_then_drift_retrains_and_promotes(tmp_path: Path) -> None:
-    """No drift -> no retrain; drift in 2 of 3 checks -> retrain -> promote; status/history agree."""
+    """No drift: no retrain. Drift in 2 of 3 checks: retrain, promote; status/history agree."""
     config = _setup(tmp_path)
     first = _check(config, 9)
     assert first["decision"] == "bootstrap"
@@ -78,7 +79,7 @@ def test_quiet_then_drift_retrains_and_promotes(tmp_path: Path) -> None:
 
 
 def test_worse_candidate_is_rejected(tmp_path: Path) -> None:
-    """A candidate that cannot beat the champion (a constant predictor) is rejected; champion stays."""
+    """A constant-predictor candidate cannot beat the champion: rejected, champion stays."""
     config = _setup(tmp_path)
     assert _check(config, 9)["decision"] == "bootstrap"
     text = config.read_text()
@@ -148,6 +149,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "bootstrap" in proc.stdout and "promote" in proc.stdout

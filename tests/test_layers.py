@@ -85,7 +85,7 @@ def test_imports_point_down(path: Path) -> None:
         if parts[0] != "driftd" or len(parts) < 2:
             continue
         target = parts[1]
-        if target == owner or target == "__version__":
+        if target in (owner, "__version__"):
             continue
         assert target in LAYERS, f"{path.name} imports unknown driftd.{target}"
         assert LAYERS[target] < LAYERS[owner], (

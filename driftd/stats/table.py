@@ -59,7 +59,7 @@ class StatTest:
         return result.statistic >= limit
 
 
-def _row(  # noqa: PLR0917 -- a table row reads best as one positional line
+def _row(
     name: str,
     impl: dict[FeatureKind, Callable[..., StatResult]],
     decide: str,
