@@ -175,7 +175,11 @@ def _cycle(
         return CycleResult(run_id, model.name, "failed", report, error=report.reason)
 
     history = policy.History(
-        breaches=tuple(registry.recent_breaches(model.name, model.drift.hysteresis_n)),
+        breaches=tuple(
+            registry.recent_breaches(
+                model.name, model.drift.hysteresis_n, reference_sha256=reference.sha256
+            )
+        ),
         has_champion=champion is not None,
         champion_since=_parse_time(champion["since"]) if champion else None,
         retrain_times=tuple(

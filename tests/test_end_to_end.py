@@ -68,6 +68,8 @@ def test_quiet_then_drift_retrains_and_promotes(tmp_path: Path) -> None:
     assert isinstance(evaluation, dict)
     primary = evaluation["comparisons"][0]
     assert primary["ci_low"] > 0
+    # Breaches measured against the old champion's data do not carry over to the new one.
+    assert _check(config, 1)["decision"] is None
 
     status = json.loads(_run(config, "status", "--json", check_rc=0).stdout)
     model = status["models"][0]

@@ -189,13 +189,26 @@ class Registry:
             c.executemany(writes.INSERT_FEATURE, features)
             return check_id
 
-    def recent_breaches(self, model: str, n: int) -> list[bool]:
-        """Whether each of the last ``n`` checks breached, newest first (K-of-N hysteresis)."""
+    def recent_breaches(
+        self, model: str, n: int, reference_sha256: str | None = None
+    ) -> list[bool]:
+        """Whether each of the last ``n`` checks breached, newest first (K-of-N hysteresis).
+
+        With ``reference_sha256``, only checks against that reference count: breaches measured
+        against a former champion's data say nothing about the current one.
+        """
         if n <= 0:
             return []
-        rows = self._pool.query(
-            "SELECT breached FROM checks WHERE model = ? ORDER BY id DESC LIMIT ?", (model, n)
-        )
+        if reference_sha256 is None:
+            rows = self._pool.query(
+                "SELECT breached FROM checks WHERE model = ? ORDER BY id DESC LIMIT ?", (model, n)
+            )
+        else:
+            rows = self._pool.query(
+                "SELECT breached FROM checks WHERE model = ? AND reference_sha256 = ? "
+                "ORDER BY id DESC LIMIT ?",
+                (model, reference_sha256, n),
+            )
         return [bool(r["breached"]) for r in rows]
 
     def record_training(
