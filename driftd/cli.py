@@ -171,16 +171,10 @@ def cmd_drift(args: argparse.Namespace) -> int:
 def cmd_promote(args: argparse.Namespace) -> int:
     from driftd.domain import Action, Decision
     from driftd.registry import queries
-    from driftd.registry.store import Registry
 
     cfg = _config(args)
     version = queries.resolve_version(cfg.registry, args.model, args.version)
-    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None, create=False)
-    try:
-        decision = Decision(Action.MANUAL_PROMOTE, args.reason)
-        registry.decide(args.model, version, decision, run_id=None, actor=_actor())
-    finally:
-        registry.close()
+    _decide(cfg, args.model, version, Decision(Action.MANUAL_PROMOTE, args.reason))
     print(f"{args.model}: champion is now {version}")
     return EXIT_OK
 
@@ -189,7 +183,6 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from driftd.domain import Action, Decision
     from driftd.errors import NotFoundError
     from driftd.registry import queries
-    from driftd.registry.store import Registry
 
     cfg = _config(args)
     if args.to:
@@ -205,13 +198,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         if not previous:
             raise NotFoundError(f"{args.model}: no previous champion to roll back to")
         version = previous[0]
-    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None, create=False)
-    try:
-        registry.decide(
-            args.model, version, Decision(Action.ROLLBACK, args.reason), run_id=None, actor=_actor()
-        )
-    finally:
-        registry.close()
+    _decide(cfg, args.model, version, Decision(Action.ROLLBACK, args.reason))
     print(f"{args.model}: rolled back; champion is now {version}")
     return EXIT_OK
 
@@ -319,6 +306,17 @@ def _parse_now(text: str) -> datetime:
     except ValueError:
         raise DriftdError(f"--now: not an ISO-8601 timestamp (got {text!r})") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _decide(cfg: Config, model: str, version: str, decision: Any) -> None:
+    """An operator's decision: one transaction that moves the pointer and appends the log row."""
+    from driftd.registry.store import Registry
+
+    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None, create=False)
+    try:
+        registry.decide(model, version, decision, run_id=None, actor=_actor())
+    finally:
+        registry.close()
 
 
 def _actor() -> str:

@@ -23,11 +23,9 @@ from typing import TYPE_CHECKING, Any
 from driftd import detect, evaluate, policy, sources, trainer
 from driftd.config import Config, ModelConfig
 from driftd.domain import (
-    Action,
     Decision,
     DriftReport,
     Evaluation,
-    FeatureKind,
     TrainedModel,
     Verdict,
 )
@@ -420,10 +418,3 @@ def _summary(result: CycleResult) -> dict[str, Any]:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def kinds_for(frame: pd.DataFrame, categorical: tuple[str, ...]) -> dict[str, FeatureKind]:
-    return detect.infer_kinds(frame, categorical)
-
-
-__all__ = ["Action", "CycleResult", "SummaryCache", "run_cycle"]

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -28,7 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from driftd import config as config_mod
 from driftd import cycle, trainer
 from driftd.config import Config, ModelConfig, NameChecks
-from driftd.errors import ConfigError, DriftdError
+from driftd.errors import ConfigError
 from driftd.lock import InstanceLock
 from driftd.log import event
 from driftd.notify import Notifier
@@ -265,6 +265,3 @@ def check_once(
         return [cycle.run_cycle(cfg, m, registry, clock, trigger="check") for m in models]
     finally:
         registry.close()
-
-
-__all__ = ["DriftdError", "check_once", "first_run", "run", "timedelta"]
