@@ -12,6 +12,7 @@ config), treats missing values, corrects for testing many features, and writes t
 
 from __future__ import annotations
 
+from driftd.detect.features import binnable
 from driftd.detect.report import check_config, compare_frames, detect
 from driftd.detect.summary import ColumnSummary, ReferenceSummary, infer_kinds, summarize
 from driftd.detect.thresholds import window_bucket
@@ -19,6 +20,7 @@ from driftd.detect.thresholds import window_bucket
 __all__ = [
     "ColumnSummary",
     "ReferenceSummary",
+    "binnable",
     "check_config",
     "compare_frames",
     "detect",

@@ -24,6 +24,22 @@ from driftd.errors import StatsError
 IntArray = npt.NDArray[np.int64]
 
 SMALL_EXPECTED = 5.0  # below this expected count a binary chi-square becomes Fisher's exact test
+BINNED_TESTS = frozenset({"ks"})
+BINNED_EFFECTS = frozenset({"wasserstein", "psi", "jensen_shannon"})
+
+
+def binnable(cfg: DriftConfig) -> bool:
+    """Whether ``cfg``'s numeric test and effect can run on bucket summaries (the defaults can;
+    Anderson-Darling, Cramer-von Mises and ``"auto"`` thresholds need the sorted reference).
+
+    >>> binnable(DriftConfig()), binnable(DriftConfig(numeric_threshold="auto"))
+    (True, False)
+    """
+    return (
+        cfg.numeric_test in BINNED_TESTS
+        and cfg.numeric_effect in BINNED_EFFECTS
+        and cfg.numeric_threshold != "auto"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +69,22 @@ def evaluate(
     """Test one live column against its reference summary."""
     numeric = column.kind is FeatureKind.NUMERIC
     notes: list[str] = []
-    ref: stats.NumericReference | IntArray | None = column.numeric
-    cur: stats.Sample | IntArray | None = None
+    ref: stats.NumericReference | stats.BinnedReference | IntArray | None = column.numeric
+    cur: stats.Sample | stats.BinnedSample | IntArray | None = None
     new_mass = 0.0
-    if numeric:
+    if numeric and column.binned is not None:
+        ref = column.binned
+        finite, n_nan, n_inf = stats.split_finite(numeric_values(live, column.name))
+        if finite.size:
+            cur = stats.BinnedSample.build(column.binned, finite)
+    elif numeric:
         finite, n_nan, n_inf = stats.sorted_finite(numeric_values(live, column.name))
+        if finite.size and column.numeric is not None:
+            cur = stats.Sample.sorted(finite, column.numeric.mean)
+    if numeric:
         if n_inf:
             notes.append(f"{n_inf} infinite live value(s) counted as missing")
         n_live_missing, n_live_usable = n_nan + n_inf, int(finite.size)
-        if finite.size and column.numeric is not None:
-            cur = stats.Sample.sorted(finite, column.numeric.mean)
     else:
         categories, live_counts, n_live_missing = category_counts(live)
         n_live_usable = int(live_counts.sum())

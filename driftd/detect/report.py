@@ -8,7 +8,7 @@ import pandas as pd
 
 from driftd import stats
 from driftd.config import DriftConfig
-from driftd.detect.features import Evaluation, evaluate
+from driftd.detect.features import Evaluation, binnable, evaluate
 from driftd.detect.summary import ReferenceSummary, parallel_map, summarize
 from driftd.domain import DriftReport, FeatureDrift, FeatureKind, FeatureState, Verdict
 from driftd.errors import ConfigError, DataError
@@ -56,7 +56,7 @@ def compare_frames(
     seed: int = 0,
 ) -> DriftReport:
     """:func:`summarize` the reference, then :func:`detect` (for one-off comparisons)."""
-    return detect(summarize(reference, kinds), live, cfg, seed)
+    return detect(summarize(reference, kinds, binned=binnable(cfg)), live, cfg, seed)
 
 
 def check_config(cfg: DriftConfig) -> None:

@@ -1,9 +1,12 @@
 """Feature kinds, and the reference summary computed once per reference and reused every cycle.
 
 A numeric column is summarised by a :class:`~driftd.stats.NumericReference` (all distinct values
-with their counts, or a 65 536-point quantile sketch when there are more), a categorical column
-by its category counts. Missing values (NaN, None, NaT) and, for numeric columns, infinite values
-are counted, not summarised: detect compares their rates separately.
+with their counts, or a 16 384-point quantile sketch when there are more) or, when it has at
+least ``BINNED_MIN_ROWS`` values and the configured tests allow it, by a
+:class:`~driftd.stats.BinnedReference` (bucket counts; no sort, and the live side is counted in
+one pass too); a categorical column by its category counts. Missing values (NaN, None, NaT)
+and, for numeric columns, infinite values are counted, not summarised: detect compares their
+rates separately.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from driftd.domain import FeatureKind
 from driftd.errors import DataError
 
 PARALLEL_CELLS = 500_000  # below this many values a thread pool costs more than it saves
+BINNED_MIN_ROWS = 100_000  # below this a sort is cheap and the exact path costs nothing extra
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,6 +83,7 @@ class ColumnSummary:
     n_missing: int
     n_infinite: int = 0
     numeric: stats.NumericReference | None = None  # None when no finite value exists
+    binned: stats.BinnedReference | None = None  # instead of ``numeric`` for large columns
     categories: pd.Index | None = None
     counts: npt.NDArray[np.int64] | None = None
 
@@ -109,9 +114,12 @@ def summarize(
     fingerprint: str | None = None,
     *,
     max_grid: int = stats.SKETCH_GRID,
+    binned: bool = False,
 ) -> ReferenceSummary:
     """Summarise the ``kinds`` columns of ``reference``; ``fingerprint`` defaults to a sha256
     of the summary itself (so equal summaries share thresholds cached under that name).
+    ``binned`` allows bucket summaries for large numeric columns (see
+    :func:`driftd.detect.binnable` for the configs that can use them).
 
     >>> import pandas as pd
     >>> s = summarize(pd.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "a"]}),
@@ -124,7 +132,9 @@ def summarize(
         raise DataError(f"reference lacks column(s) {', '.join(map(repr, missing))}")
     series = [(name, FeatureKind(kind), reference[name]) for name, kind in kinds.items()]
     columns = parallel_map(
-        lambda item: _summarize_column(*item, max_grid=max_grid), series, reference.size
+        lambda item: _summarize_column(*item, max_grid=max_grid, binned=binned),
+        series,
+        reference.size,
     )
     by_name = {c.name: c for c in columns}
     return ReferenceSummary(
@@ -136,10 +146,15 @@ def summarize(
 
 
 def _summarize_column(
-    name: str, kind: FeatureKind, column: pd.Series, max_grid: int
+    name: str, kind: FeatureKind, column: pd.Series, max_grid: int, binned: bool
 ) -> ColumnSummary:
     if kind is FeatureKind.NUMERIC:
         values = numeric_values(column, name)
+        if binned and values.size >= BINNED_MIN_ROWS:
+            finite, n_nan, n_inf = stats.split_finite(values)
+            bins = stats.BinnedReference.build(finite) if finite.size >= BINNED_MIN_ROWS else None
+            if bins is not None:
+                return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, binned=bins)
         finite, n_nan, n_inf = stats.sorted_finite(values)
         ref = stats.NumericReference.from_sorted(finite, max_grid) if finite.size else None
         return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, numeric=ref)
@@ -173,6 +188,10 @@ def _fingerprint(columns: Iterable[ColumnSummary]) -> str:
         if c.numeric is not None:
             h.update(c.numeric.grid.tobytes())
             h.update(c.numeric.le.tobytes())
+        if c.binned is not None:
+            h.update(f"{c.binned.buckets}".encode())
+            h.update(c.binned.counts.tobytes())
+            h.update(c.binned.values.tobytes())
         if c.categories is not None and c.counts is not None:
             h.update("\0".join(map(repr, c.categories)).encode())
             h.update(c.counts.tobytes())

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from driftd import stats
 from driftd.detect.summary import ColumnSummary, ReferenceSummary
 from driftd.domain import FeatureKind
+from driftd.errors import StatsError
 
 RESAMPLES = 1_000
 QUANTILE_POINTS = 1_024
@@ -73,7 +74,8 @@ def _calibrate(
     n_eff = max(1, round(n_ref * bucket / (n_ref + bucket)))
     values: list[float] = []
     if column.kind is FeatureKind.NUMERIC:
-        assert column.numeric is not None
+        if column.numeric is None:
+            raise StatsError(f'{column.name}: "auto" thresholds need the exact reference summary')
         ref = column.numeric.coarse(QUANTILE_POINTS)
         atoms = ref.atom_counts()
         for draws in _multinomial(rng, n_eff, atoms / ref.n):

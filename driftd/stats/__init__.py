@@ -17,7 +17,14 @@ True
 from __future__ import annotations
 
 from driftd.domain import FeatureKind, StatResult
-from driftd.stats._samples import SKETCH_GRID, NumericReference, Sample, sorted_finite
+from driftd.stats._samples import (
+    SKETCH_GRID,
+    NumericReference,
+    Sample,
+    sorted_finite,
+    split_finite,
+)
+from driftd.stats.binned import BinnedReference, BinnedSample
 from driftd.stats.categorical import chi2, counts_pair, fisher, jensen_shannon, linf, psi, tvd
 from driftd.stats.multiple import CORRECTIONS, adjust, two_proportion
 from driftd.stats.numeric import (
@@ -36,6 +43,8 @@ __all__ = [
     "SKETCH_GRID",
     "STATISTIC",
     "TESTS",
+    "BinnedReference",
+    "BinnedSample",
     "FeatureKind",
     "NumericReference",
     "Sample",
@@ -56,6 +65,7 @@ __all__ = [
     "psi",
     "psi_numeric",
     "sorted_finite",
+    "split_finite",
     "test_problem",
     "tvd",
     "two_proportion",

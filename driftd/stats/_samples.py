@@ -52,6 +52,17 @@ def sorted_finite(values: FloatArray) -> tuple[FloatArray, int, int]:
     return ordered[lo:hi], nan, ordered.size - nan - (hi - lo)
 
 
+def split_finite(values: FloatArray) -> tuple[FloatArray, int, int]:
+    """The finite values of ``values`` in their order (``values`` itself when all are finite),
+    the number of NaNs and the number of infinities; no sort."""
+    finite = np.isfinite(values)
+    n_finite = int(np.count_nonzero(finite))
+    if n_finite == values.size:
+        return values, 0, 0
+    n_nan = int(np.count_nonzero(np.isnan(values)))
+    return values[finite], n_nan, values.size - n_finite - n_nan
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Sample:
     """A sorted numeric sample; ``counts`` (None = each value once) lets one value stand for many.

@@ -16,19 +16,34 @@ from scipy import stats as sps
 
 from driftd.domain import StatResult
 from driftd.errors import StatsError
-from driftd.stats import categorical
+from driftd.stats import binned, categorical
 from driftd.stats._samples import FloatArray, NumericReference, Sample, as_reference, as_sample
+from driftd.stats.binned import BinnedReference, BinnedSample
 
-RefLike = npt.ArrayLike | NumericReference
-LiveLike = npt.ArrayLike | Sample
+RefLike = npt.ArrayLike | NumericReference | BinnedReference
+LiveLike = npt.ArrayLike | Sample | BinnedSample
 
 BINS = 10  # reference-decile bins for PSI and Jensen-Shannon on numeric features
 KS_EXACT_MAX = 10_000  # scipy's ks_2samp uses its exact distribution up to this size
 
 
 def _prepare(reference: RefLike, live: LiveLike) -> tuple[NumericReference, Sample]:
+    if isinstance(reference, BinnedReference) or isinstance(live, BinnedSample):
+        raise StatsError("this test needs the exact reference, not a binned one")
     ref = as_reference(reference)
     return ref, as_sample(live, ref.mean)
+
+
+def _binned(reference: RefLike, live: LiveLike) -> tuple[BinnedReference, BinnedSample] | None:
+    """Both sides when detect passed a binned pair (large references), else None."""
+    if isinstance(reference, BinnedReference) and isinstance(live, BinnedSample):
+        return reference, live
+    return None
+
+
+def _ks_p_value(d: float, n_ref: int, n_live: int) -> float:
+    m, n = sorted((float(n_ref), float(n_live)), reverse=True)
+    return float(np.clip(sps.kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
 
 
 def ks_statistic(ref: NumericReference, live: Sample) -> float:
@@ -52,6 +67,10 @@ def ks(reference: RefLike, live: LiveLike) -> StatResult:
     >>> round(r.statistic, 3), r.p_value < 1e-10
     (0.193, True)
     """
+    pair = _binned(reference, live)
+    if pair is not None:
+        d = binned.ks_statistic(*pair)
+        return StatResult(d, _ks_p_value(d, pair[0].n, pair[1].n))
     ref, sample = _prepare(reference, live)
     if max(ref.n, sample.n) <= KS_EXACT_MAX:
         with warnings.catch_warnings():
@@ -60,9 +79,7 @@ def ks(reference: RefLike, live: LiveLike) -> StatResult:
             res = sps.ks_2samp(ref.expanded(), sample.expanded())
         return StatResult(float(res.statistic), float(res.pvalue))
     d = ks_statistic(ref, sample)
-    m, n = sorted((float(ref.n), float(sample.n)), reverse=True)
-    p = float(np.clip(sps.kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
-    return StatResult(d, p)
+    return StatResult(d, _ks_p_value(d, ref.n, sample.n))
 
 
 def wasserstein_raw(ref: NumericReference, live: Sample) -> float:
@@ -113,6 +130,12 @@ def wasserstein(reference: RefLike, live: LiveLike) -> StatResult:
     >>> round(wasserstein(x, x + 1.0).statistic, 2)  # x has SD 1.99
     0.5
     """
+    pair = _binned(reference, live)
+    if pair is not None:
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw = binned.wasserstein_raw(*pair)
+        sd = pair[0].sd
+        return StatResult(raw / sd if math.isfinite(sd) and sd > 0 else math.nan)
     ref, sample = _prepare(reference, live)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow comes out as NaN, not noise
         raw = wasserstein_raw(ref, sample)
@@ -154,6 +177,9 @@ def psi_numeric(reference: RefLike, live: LiveLike) -> StatResult:
     >>> round(psi_numeric(rng.normal(size=5000), rng.normal(1, 1, size=5000)).statistic, 2)
     0.96
     """
+    pair = _binned(reference, live)
+    if pair is not None:
+        return categorical.psi(*binned.decile_counts(*pair))
     ref, sample = _prepare(reference, live)
     return categorical.psi(*binned_counts(ref, sample))
 
@@ -167,6 +193,9 @@ def jensen_shannon_numeric(reference: RefLike, live: LiveLike) -> StatResult:
     >>> round(jensen_shannon_numeric(x, rng.normal(1, 1, size=5000)).statistic, 2)
     0.4
     """
+    pair = _binned(reference, live)
+    if pair is not None:
+        return categorical.jensen_shannon(*binned.decile_counts(*pair))
     ref, sample = _prepare(reference, live)
     return categorical.jensen_shannon(*binned_counts(ref, sample))
 
