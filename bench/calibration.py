@@ -64,7 +64,8 @@ def run_cell(
     for rep in range(reps):
         ref = pd.DataFrame({name: draw(rng, kind, n_ref) for name in kinds})
         live = pd.DataFrame({name: draw(rng, kind, n_live) for name in kinds})
-        report = detect.detect(detect.summarize(ref, kinds), live, cfg, seed=rep)
+        summary = detect.summarize(ref, kinds, binned=detect.binnable(cfg))  # as the cycle does
+        report = detect.detect(summary, live, cfg, seed=rep)
         fa_default += report.verdict is Verdict.DRIFT
         # Significance only: the same report with the effect thresholds at 0.
         significant = sum(

@@ -48,7 +48,8 @@ def _cell(kind: str, n_ref: int, n_live: int, seed: int) -> tuple[int, int, int]
     for rep in range(REPS):
         ref = pd.DataFrame({name: _draw(rng, kind, n_ref) for name in kinds})
         live = pd.DataFrame({name: _draw(rng, kind, n_live) for name in kinds})
-        report = detect.detect(detect.summarize(ref, kinds), live, cfg, seed=rep)
+        summary = detect.summarize(ref, kinds, binned=detect.binnable(cfg))  # as the cycle does
+        report = detect.detect(summary, live, cfg, seed=rep)
         default += report.verdict is Verdict.DRIFT
         hits = sum(f.p_adjusted is not None and f.p_adjusted <= ALPHA for f in report.features)
         significant_only += hits / FEATURES >= cfg.share
