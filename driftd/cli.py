@@ -41,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"driftd: {line}", file=sys.stderr)
         return exc.exit_code
     except DriftdError as exc:
-        print(f"driftd: {str(exc).splitlines()[0] if str(exc) else exc!r}", file=sys.stderr)
+        # (`!r` inside the conditional would apply to the whole expression: quoted messages)
+        message = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        print(f"driftd: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -51,9 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def name_checks() -> NameChecks:
     """The full checks: importing scikit-learn to confirm estimator and scorer names exist."""
-    from driftd import evaluate, trainer
+    from driftd import evaluate, stats, trainer
 
-    return NameChecks(estimator=trainer.check_estimator, scorer=evaluate.check_scorer)
+    return NameChecks(
+        estimator=trainer.check_estimator, scorer=evaluate.check_scorer, test=stats.test_problem
+    )
 
 
 def _config(args: argparse.Namespace, *, full: bool = False) -> Config:
@@ -96,15 +100,38 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from driftd.registry import queries
 
-    cfg = _config(args)
-    data = queries.status(cfg.registry, now=datetime.now(UTC))
-    data["registry"] = str(cfg.registry)
+    path = config_mod.resolve_config_path(getattr(args, "config", None))
+    cfg: Config | None = None
+    problem: str | None = None
+    try:
+        cfg = config_mod.load(path)
+    except ConfigError as exc:
+        # A bad edit waiting for its reload: the daemon runs on, and status should still show it.
+        registry, problem = _registry_despite(path, exc), "; ".join(exc.problems)
+    else:
+        registry = cfg.registry
+    data = queries.status(registry, now=datetime.now(UTC))
+    data["registry"] = str(registry)
+    data["config_file_error"] = problem
     known = {m["name"] for m in data["models"]}
-    for m in cfg.models:
+    for m in cfg.models if cfg else ():
         if m.name not in known:
             data["models"].append({"name": m.name, "champion": None, "configured_only": True})
     _emit(args, data, lambda: _status_text(data))
     return EXIT_OK
+
+
+def _registry_despite(path: Path, exc: ConfigError) -> Path:
+    """The ``registry`` of a config that fails validation; re-raise ``exc`` if there is none."""
+    import tomllib
+
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("registry")
+        if not isinstance(value, str) or not value:
+            raise exc
+        return (path.absolute().parent / Path(value).expanduser()).resolve()
+    except (OSError, ValueError, RuntimeError):
+        raise exc from None
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -185,10 +212,15 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from driftd.registry import queries
 
     cfg = _config(args)
+    history = queries.champion_history(cfg.registry, args.model)
     if args.to:
         version = queries.resolve_version(cfg.registry, args.model, args.to)
+        if version not in {h["version_id"] for h in history}:
+            # A rollback returns to a model that served; anything else is a promotion.
+            raise DriftdError(
+                f"{args.model}: {version} was never champion; use `driftd promote` for a new one"
+            )
     else:
-        history = queries.champion_history(cfg.registry, args.model)
         current = queries.champion(cfg.registry, args.model)
         previous = [
             h["version_id"]
@@ -217,6 +249,36 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_DRIFT if problems else EXIT_OK
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    from driftd import lineage, retention
+    from driftd.registry.store import Registry
+
+    cfg = _config(args)
+    if args.keep is not None and args.keep < 0:
+        raise DriftdError(f"--keep: must be >= 0 (got {args.keep})")
+    planned = retention.plan(cfg, model=args.model, keep=args.keep)
+    if not args.dry_run and planned.removals:
+        registry = Registry.open(cfg.registry, group=cfg.group, create=False)
+        try:
+            planned = retention.execute(registry, planned, actor=_actor())
+        finally:
+            registry.close()
+    data = planned.to_dict(dry_run=args.dry_run)
+    _emit(args, data, lambda: lineage.gc_text(data))
+    return EXIT_DRIFT if planned.errors else EXIT_OK
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from driftd import lineage, log, reproduce
+
+    cfg = _config(args)
+    log.setup("warning")
+    result = reproduce.reproduce(cfg, args.version, tolerance=args.tolerance)
+    data = result.to_dict()
+    _emit(args, data, lambda: lineage.reproduce_text(data))
+    return EXIT_OK if result.matches else EXIT_DRIFT
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from driftd import demo
 
@@ -228,12 +290,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _status_text(data: dict[str, Any]) -> str:
     lines = [f"registry  {data['registry']}"]
+    if data.get("config_file_error"):
+        lines.append(f"config    invalid, not loaded: {data['config_file_error']}")
     daemon = data.get("daemon")
     if daemon:
-        state = "alive" if daemon.get("alive") else "not running"
-        lines.append(
-            f"daemon    {state} (pid {daemon.get('pid')}, last beat {daemon.get('beat_at')})"
-        )
+        lines.append(f"daemon    {_daemon_text(daemon)}")
         if daemon.get("config_error"):
             lines.append(f"          config reload rejected: {daemon['config_error']}")
     else:
@@ -251,6 +312,7 @@ def _status_text(data: dict[str, Any]) -> str:
         if check:
             drifted = ", ".join(check.get("drifted") or []) or "none"
             lines.append(f"  last check     {check['at']}  {check['verdict']}  drifted: {drifted}")
+            lines += render.extra_lines(check.get("extra") or [], width=15)
         decision = m.get("last_decision")
         if decision:
             lines.append(
@@ -265,6 +327,20 @@ def _status_text(data: dict[str, Any]) -> str:
         if m["name"] in nxt:
             lines.append(f"  next check     {nxt[m['name']]}")
     return "\n".join(lines)
+
+
+def _daemon_text(daemon: dict[str, Any]) -> str:
+    """Alive (and doing what), stopped cleanly, or died: the heartbeat row read by status."""
+    pid, age = daemon.get("pid"), format_age(float(daemon.get("age_s") or 0))
+    condition = daemon.get("condition")
+    if condition == "alive":
+        return f"alive (pid {pid}, since {daemon.get('started_at')}): {daemon.get('state')}"
+    if condition == "stopped":
+        return f"stopped at {daemon.get('stopped_at')} ({age} ago; pid {pid} shut down cleanly)"
+    return (
+        f"died: last beat {daemon.get('beat_at')} ({age} ago) from pid {pid} on "
+        f"{daemon.get('host')}, and no clean stop recorded (killed, crashed or host down?)"
+    )
 
 
 def _drift_text(data: dict[str, Any]) -> str:
@@ -290,14 +366,9 @@ def _drift_text(data: dict[str, Any]) -> str:
 
 
 def _show_text(data: dict[str, Any]) -> str:
-    lines = []
-    for key, value in data.items():
-        if isinstance(value, dict | list):
-            lines.append(f"{key}:")
-            lines.append("  " + render.to_json(value).replace("\n", "\n  "))
-        else:
-            lines.append(f"{key}: {render.cell(value)}")
-    return "\n".join(lines)
+    from driftd import lineage
+
+    return lineage.show_text(data)
 
 
 def _parse_now(text: str) -> datetime:
@@ -309,10 +380,21 @@ def _parse_now(text: str) -> datetime:
 
 
 def _decide(cfg: Config, model: str, version: str, decision: Any) -> None:
-    """An operator's decision: one transaction that moves the pointer and appends the log row."""
-    from driftd.registry.store import Registry
+    """An operator's decision: one transaction that moves the pointer and appends the log row.
 
-    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None, create=False)
+    Refused with a blank reason (it is the audit trail), and for a version whose artifact is
+    missing or not the recorded bytes: every later cycle would fail to load that champion.
+    """
+    from driftd.errors import ArtifactError
+    from driftd.registry.store import Registry
+    from driftd.registry.verify import artifact_problem
+
+    if not decision.reason.strip():
+        raise DriftdError("--reason: must not be blank; say why, it goes in the decision log")
+    problem = artifact_problem(cfg.registry, version)
+    if problem:
+        raise ArtifactError(f"{problem}; champion unchanged")
+    registry = Registry.open(cfg.registry, group=cfg.group, create=False)
     try:
         registry.decide(model, version, decision, run_id=None, actor=_actor())
     finally:
@@ -380,6 +462,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help="the version to roll back to")
     p.add_argument("--reason", required=True)
     add("verify", cmd_verify, "check registry integrity, artifacts and the decision chain", as_json)
+    p = add("gc", cmd_gc, "remove artifacts no champion, recent or pending version needs", as_json)
+    p.add_argument("--model", help="only this model")
+    p.add_argument("--keep", type=int, help="keep the N newest versions (default: per model)")
+    p.add_argument("--dry-run", action="store_true", help="list what would go; change nothing")
+    p = add("reproduce", cmd_reproduce, "retrain a version from its lineage and compare", as_json)
+    p.add_argument("version", help="a version id such as churn-v3")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-9,
+        help="largest absolute metric difference that still matches (default 1e-9)",
+    )
     p = add("demo", cmd_demo, "run the embedded demo: train, drift, retrain, decide")
     p.add_argument("--dir", help="work in this directory (default: a temporary one)")
     p.add_argument("--fast", action="store_true", help="fewer cycles (used by tests)")

@@ -57,6 +57,7 @@ class DataConfig:
     features: tuple[str, ...] | None = None
     categorical: tuple[str, ...] = ()
     labelled: SourceConfig | None = None  # defaults to ``live``
+    label_delay: timedelta = timedelta(0)  # labels arrive this long after their row's timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,8 @@ class DriftConfig:
     hysteresis_n: int = 3
     prediction_drift: bool = True
     multivariate: bool = False
+    multivariate_auc: float = 0.55
+    multivariate_max_rows: int = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,9 @@ class PolicyConfig:
     cooldown: timedelta = timedelta(hours=1)
     max_retrains_per_day: int = 4
     max_age: timedelta | None = None
+    performance_drop: float | None = None  # absolute drop of promotion.scorer; None = off
+    # `driftd gc` keeps this many newest versions of the model whatever their status.
+    keep_versions: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +159,17 @@ class Config:
 NameCheck = Callable[[str], str | None]  # returns a problem, or None when the name is fine
 
 
+# (test name, feature kind, role "test" or "effect") -> a problem, or None when it fits.
+TestCheck = Callable[[str, str, str], str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class NameChecks:
+    """Checks that need heavy imports (scikit-learn, scipy), passed in by the caller."""
+
     estimator: NameCheck | None = None
     scorer: NameCheck | None = None
+    test: TestCheck | None = None
 
 
 def resolve_config_path(cli_value: str | None) -> Path:
@@ -252,7 +265,7 @@ def _model(r: _Reader, checks: NameChecks) -> ModelConfig | None:
         jitter=jitter,
     )
     data = _data(r.section("data", required=True))
-    drift = _drift(r.section("drift"))
+    drift = _drift(r.section("drift"), checks)
     training = _training(r.section("training"), checks)
     promotion = _promotion(r.section("promotion"), checks)
     policy = _policy(r.section("policy"))
@@ -274,6 +287,7 @@ def _data(r: _Reader) -> DataConfig | None:
         r.problem("features", "must not be empty (leave it out to monitor every column)", [])
         features = None
     categorical = r.string_list("categorical", default=()) or ()
+    label_delay = r.duration("label_delay", default=timedelta(0)) or timedelta(0)
     if features is not None and categorical:
         for c in categorical:
             if c not in features:
@@ -294,10 +308,11 @@ def _data(r: _Reader) -> DataConfig | None:
         features=tuple(features) if features is not None else None,
         categorical=tuple(categorical),
         labelled=labelled,
+        label_delay=label_delay,
     )
 
 
-def _drift(r: _Reader) -> DriftConfig:
+def _drift(r: _Reader, checks: NameChecks) -> DriftConfig:
     d = DriftConfig()
     out = DriftConfig(
         alpha=r.number("alpha", d.alpha, lo=0.0, hi=1.0, open_lo=True, open_hi=True),
@@ -318,9 +333,24 @@ def _drift(r: _Reader) -> DriftConfig:
         hysteresis_n=r.integer("hysteresis_n", d.hysteresis_n, lo=1),
         prediction_drift=r.boolean("prediction_drift", d.prediction_drift),
         multivariate=r.boolean("multivariate", d.multivariate),
+        multivariate_auc=r.number(
+            "multivariate_auc", d.multivariate_auc, lo=0.5, hi=1.0, open_lo=True, open_hi=True
+        ),
+        multivariate_max_rows=r.integer("multivariate_max_rows", d.multivariate_max_rows, lo=100),
     )
     if out.hysteresis_k > out.hysteresis_n:
         r.problem("hysteresis_k", f"must be <= hysteresis_n ({out.hysteresis_n})", out.hysteresis_k)
+    if checks.test is not None:
+        for key, kind, role in (
+            ("numeric_test", "numeric", "test"),
+            ("numeric_effect", "numeric", "effect"),
+            ("categorical_test", "categorical", "test"),
+            ("categorical_effect", "categorical", "effect"),
+        ):
+            name = getattr(out, key)
+            problem = checks.test(name, kind, role)
+            if problem:
+                r.problem(key, problem, name, show=False)
     r.finish()
     return out
 
@@ -424,6 +454,12 @@ def _policy(r: _Reader) -> PolicyConfig:
         cooldown=r.duration("cooldown", default=d.cooldown) or d.cooldown,
         max_retrains_per_day=r.integer("max_retrains_per_day", d.max_retrains_per_day, lo=1),
         max_age=r.duration("max_age", default=None),
+        performance_drop=(
+            r.number("performance_drop", 0.05, lo=0.0, hi=1.0, open_lo=True)
+            if "performance_drop" in r.table
+            else None
+        ),
+        keep_versions=r.integer("keep_versions", d.keep_versions, lo=0),
     )
     r.finish()
     return out

@@ -5,17 +5,28 @@ delays another); the main thread only waits for signals, reloads the config, and
 systemd watchdog. We use a BackgroundScheduler rather than a BlockingScheduler so the main thread
 stays free for that supervision: the watchdog is fed only while a heartbeat job proves that the
 scheduler thread still fires jobs (APScheduler can lose that thread while ``running`` stays True).
+The heartbeat job has an executor of its own, so cycles that occupy every worker cannot starve it.
+
+Signals: SIGTERM and SIGINT stop (training children killed, unfinished runs recorded
+``interrupted``, a ``stopped`` heartbeat written, exit 0); SIGHUP reloads the config; SIGUSR1
+dumps every thread's stack to stderr (:mod:`faulthandler`), for a daemon that seems wedged.
+
+The STATUS= line that ``systemctl status`` shows is :func:`driftd.notify.status_line`.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -26,17 +37,24 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftd import config as config_mod
-from driftd import cycle, trainer
+from driftd import cycle, permissions, trainer
 from driftd.config import Config, ModelConfig, NameChecks
-from driftd.errors import ConfigError
+from driftd.errors import ConfigError, DriftdError
 from driftd.lock import InstanceLock
 from driftd.log import event
-from driftd.notify import Notifier
+from driftd.notify import Notifier, status_line
 from driftd.registry import queries
 from driftd.registry.store import Registry
 
 HEARTBEAT_SECONDS = 5.0
 STOP_GRACE_SECONDS = 20.0
+STOPPED = "stopped"  # the heartbeat state of a clean shutdown (see queries.status)
+_POLL_SECONDS = 1.0
+_HEARTBEAT_JOB = "_heartbeat"
+# The start-up sweep removes an orphaned version directory of a model that is mid-cycle elsewhere
+# only after this long untouched (or twice the longest training timeout, if longer).
+ORPHAN_MIN_AGE = timedelta(hours=1)
+ORPHANS_LOGGED = 3
 
 
 @dataclass
@@ -44,73 +62,159 @@ class _State:
     cfg: Config
     stop: threading.Event = field(default_factory=threading.Event)
     reload: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # set by every signal
     last_beat: float = field(default_factory=time.monotonic)
     config_error: str | None = None
     job_errors: int = 0
-    activity: dict[str, str] = field(default_factory=dict)
+    activity: dict[str, str] = field(default_factory=dict)  # model -> "checking churn", ...
+    last: dict[str, str] = field(default_factory=dict)  # model -> "ok", "failed: why", ...
+    last_model: str | None = None  # the model whose cycle finished most recently
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Held while writing a heartbeat; once ``stopped`` is set no live beat may overwrite it.
+    beat_lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: bool = False
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload.set()
+        else:
+            self.stop.set()
+        self.wake.set()
 
 
 def run(config_path: str, checks: NameChecks) -> int:
     """Run until SIGTERM/SIGINT; return the process exit code."""
+    _enable_stack_dumps()
     cfg = config_mod.load(config_path, checks)
-    cfg.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o750 if cfg.group else 0o700)
+    # Handlers first: a SIGTERM during a long start-up (migration, sweep) then stops cleanly.
+    state = _State(cfg)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, state.on_signal)
+    permissions.make_dirs(cfg.registry.parent, permissions.Access(cfg.group))
     lock = InstanceLock(cfg.registry.with_name(cfg.registry.name + ".lock"))
     lock.acquire()
-    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None)
+    registry = Registry.open(cfg.registry, group=cfg.group)
     try:
         _sweep(cfg, registry)
-        return _serve(config_path, checks, cfg, registry)
+        return _serve(config_path, checks, state, registry)
     finally:
         registry.close()
         lock.release()
 
 
+def _enable_stack_dumps() -> None:
+    """Tracebacks of every thread on a fatal signal, and on SIGUSR1 while running."""
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+
+
 def _sweep(cfg: Config, registry: Registry) -> None:
+    """Start-up: close the runs of dead processes, then clear what their crashes left on disk."""
     stale = registry.interrupt_stale_runs("driftd stopped during this run (found at start-up)")
-    removed = trainer.sweep_temp_files(cfg.artifacts) if cfg.artifacts.exists() else []
-    event("startup.sweep", interrupted_runs=stale, temp_files_removed=len(removed))
+    removed, orphans, deleted = _sweep_artifacts(cfg) if cfg.artifacts.exists() else ([], [], [])
+    if orphans:
+        paths = [str(d.path) for d in orphans[:ORPHANS_LOGGED]]
+        if len(orphans) > ORPHANS_LOGGED:
+            paths.append(f"... ({len(orphans) - ORPHANS_LOGGED} more)")
+        event(
+            "startup.orphans",
+            logging.WARNING,
+            count=len(orphans),
+            removed=len(deleted),
+            kept=(len(orphans) - len(deleted)) or None,
+            paths=",".join(paths),
+        )
+    event(
+        "startup.sweep",
+        interrupted_runs=stale,
+        temp_files_removed=len(removed),
+        orphans_removed=len(deleted),
+    )
 
 
-def _serve(config_path: str, checks: NameChecks, cfg: Config, registry: Registry) -> int:
-    state = _State(cfg)
+def _sweep_artifacts(
+    cfg: Config,
+) -> tuple[list[Path], list[trainer.VersionDir], list[Path]]:
+    """``(temp files removed, orphaned version directories, those removed)``.
+
+    A model with a run still 'running' here belongs to a live process (a concurrent ``driftd
+    check``; the runs of dead ones were just closed): its temp files are left alone, and its
+    orphans only go once untouched for ``ORPHAN_MIN_AGE`` (see :mod:`driftd.trainer.orphans`).
+    The directories are listed before the registry is read: a cycle records its run before it
+    creates its directory, so a directory listed here is either referenced, or its writer's run
+    is still 'running' in the snapshot, or nobody will ever reference it.
+    """
+    root = Path(os.path.abspath(cfg.artifacts))  # spelled as the registry stores paths
+    started = time.time()
+    listed = trainer.list_version_dirs(root, _subdirs(root))
+    models, referenced, busy = queries.artifact_usage(cfg.registry)
+    # A cycle starting after that snapshot is not in `busy`: `before` spares its files.
+    removed = trainer.sweep_temp_files(root, skip=[root / m for m in busy], before=started)
+    timeouts = [m.training.timeout.total_seconds() for m in cfg.models]
+    min_age = max([ORPHAN_MIN_AGE.total_seconds(), *(2 * t for t in timeouts)])
+    orphans, removable = trainer.find_orphans(
+        [d for d in listed if d.model in models],
+        referenced,
+        busy,
+        now=time.time(),
+        min_age=min_age,
+    )
+    return removed, orphans, trainer.remove_dirs(removable)
+
+
+def _subdirs(root: Path) -> list[str]:
+    try:
+        return [e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _serve(config_path: str, checks: NameChecks, state: _State, registry: Registry) -> int:
     notifier = Notifier.from_env()
     cache = cycle.SummaryCache()
     scheduler = BackgroundScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=max(2, len(cfg.models) + 1))},
+        executors={
+            # Threads start lazily, so headroom for models added by a reload costs nothing.
+            "default": ThreadPoolExecutor(max_workers=max(8, 2 * len(state.cfg.models))),
+            "heartbeat": ThreadPoolExecutor(max_workers=1),
+        },
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=UTC,
     )
+
+    def publish() -> None:
+        """Send the current STATUS= line; under the lock, so lines never arrive out of order."""
+        with state.lock:
+            notifier.status(_compose(state, scheduler))
 
     def on_job_event(ev: JobExecutionEvent) -> None:
         if ev.code == EVENT_JOB_ERROR:
             state.job_errors += 1
             event("job.error", logging.ERROR, job=ev.job_id, error=repr(ev.exception))
+            if ev.job_id != _HEARTBEAT_JOB:
+                with state.lock:
+                    state.last[ev.job_id] = f"failed: internal error: {ev.exception!r}"
+                    state.last_model = ev.job_id
+                publish()
         else:
             event("job.missed", logging.WARNING, job=ev.job_id)
 
     scheduler.add_listener(on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
-    def beat() -> None:
+    def heartbeat() -> None:
         state.last_beat = time.monotonic()
-        with state.lock:
-            activity = "; ".join(f"{k}: {v}" for k, v in sorted(state.activity.items()))
-        next_runs = {
-            job.id: job.next_run_time.astimezone(UTC).isoformat()
-            for job in scheduler.get_jobs()
-            if job.id != "_heartbeat" and job.next_run_time is not None
-        }
-        registry.beat(
-            os.getpid(), activity or "idle", next_runs=next_runs, config_error=state.config_error
-        )
+        _write_beat(state, scheduler, registry)
 
     def job(name: str) -> None:
-        model = state.cfg.model(name)
+        try:
+            model = state.cfg.model(name)
+        except ConfigError:
+            return  # removed by a reload after this run was submitted
 
         def status(text: str) -> None:
             with state.lock:
                 state.activity[name] = text
-            notifier.status(text)
+            publish()
 
         try:
             result = cycle.run_cycle(
@@ -125,46 +229,122 @@ def _serve(config_path: str, checks: NameChecks, cfg: Config, registry: Registry
         finally:
             with state.lock:
                 state.activity.pop(name, None)
-        idle = f"{name}: last run {result.status}" + (f" ({result.error})" if result.error else "")
-        notifier.status(idle)
+        with state.lock:
+            state.last[name] = _outcome(result)
+            state.last_model = name
+        publish()
 
     scheduler.add_job(
-        beat,
+        heartbeat,
         IntervalTrigger(seconds=HEARTBEAT_SECONDS),
-        id="_heartbeat",
+        id=_HEARTBEAT_JOB,
+        executor="heartbeat",
         next_run_time=datetime.now(UTC),
         misfire_grace_time=int(HEARTBEAT_SECONDS),
     )
-    for model in cfg.models:
-        _schedule(scheduler, registry, model, job)
+    for model in state.cfg.models:
+        _schedule(scheduler, model, job, first_run(registry, model, datetime.now(UTC)))
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if signum == signal.SIGHUP:
-            state.reload.set()
-        else:
-            state.stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-
-    scheduler.start()
-    notifier.ready(f"monitoring {len(cfg.models)} model(s)")
-    event("daemon.ready", pid=os.getpid(), models=",".join(m.name for m in cfg.models))
-    interval = notifier.watchdog_interval
-    tick = min(1.0, interval or 1.0)
-    while not state.stop.wait(tick):
-        if state.reload.is_set():
-            state.reload.clear()
-            _reload(config_path, checks, state, scheduler, registry, notifier, job)
-        # Feed the watchdog only while the heartbeat job proves the scheduler thread is alive.
-        if interval and time.monotonic() - state.last_beat < 3 * HEARTBEAT_SECONDS:
-            notifier.watchdog()
-
+    # Started paused, so READY=1 reaches systemd before the first cycle's STATUS= lines.
+    scheduler.start(paused=True)
+    notifier.ready(f"monitoring {len(state.cfg.models)} model(s)")
+    event("daemon.ready", pid=os.getpid(), models=",".join(m.name for m in state.cfg.models))
+    scheduler.resume()
+    _supervise(config_path, checks, state, scheduler, registry, notifier, job, publish)
     return _shutdown(state, scheduler, registry, notifier)
 
 
-def _schedule(scheduler: Any, registry: Registry, model: ModelConfig, job: Any) -> None:
-    """Add (or replace) a model's job; its first run is computed from the last recorded run."""
+def _supervise(
+    config_path: str,
+    checks: NameChecks,
+    state: _State,
+    scheduler: Any,
+    registry: Registry,
+    notifier: Notifier,
+    job: Callable[[str], None],
+    publish: Callable[[], None],
+) -> None:
+    """The main thread until a stop signal: reloads, and WATCHDOG=1 every half WATCHDOG_USEC."""
+    interval = notifier.watchdog_interval
+    next_ping = time.monotonic()
+    withheld = False
+    while not state.stop.is_set():
+        timeout = _POLL_SECONDS
+        if interval:
+            timeout = min(timeout, max(0.0, next_ping - time.monotonic()))
+        state.wake.wait(timeout)
+        state.wake.clear()
+        if state.stop.is_set():
+            break
+        if state.reload.is_set():
+            state.reload.clear()
+            _reload(config_path, checks, state, scheduler, registry, notifier, job)
+            publish()
+            try:
+                _write_beat(state, scheduler, registry)  # `driftd status` sees it at once
+            except DriftdError as exc:  # the heartbeat job writes it within 5 s anyway
+                event("reload.beat_failed", logging.WARNING, error=str(exc))
+        if interval and time.monotonic() >= next_ping:
+            next_ping = time.monotonic() + interval
+            # Feed the watchdog only while the heartbeat job proves the scheduler thread alive.
+            if time.monotonic() - state.last_beat < 3 * HEARTBEAT_SECONDS:
+                notifier.watchdog()
+                withheld = False
+            elif not withheld:
+                withheld = True
+                event(
+                    "watchdog.withheld",
+                    logging.ERROR,
+                    reason="the scheduler's heartbeat job stopped firing",
+                    last_beat_s=round(time.monotonic() - state.last_beat, 1),
+                )
+
+
+def _write_beat(state: _State, scheduler: Any, registry: Registry) -> None:
+    with state.lock:
+        line = _compose(state, scheduler)
+    next_runs = {m: t.isoformat() for m, t in _next_runs(scheduler).items()}
+    with state.beat_lock:
+        if state.stopped:
+            return
+        registry.beat(os.getpid(), line, next_runs=next_runs, config_error=state.config_error)
+
+
+def _next_runs(scheduler: Any) -> dict[str, datetime]:
+    return {
+        job.id: job.next_run_time.astimezone(UTC)
+        for job in scheduler.get_jobs()
+        if job.id != _HEARTBEAT_JOB and job.next_run_time is not None
+    }
+
+
+def _compose(state: _State, scheduler: Any) -> str:
+    """The STATUS= line from the state (caller holds ``state.lock``) and the job store."""
+    return status_line(
+        state.activity,
+        _next_runs(scheduler),
+        state.last,
+        state.last_model,
+        state.config_error,
+        now=datetime.now(UTC),
+        stopping=state.stop.is_set(),
+    )
+
+
+def _outcome(result: cycle.CycleResult) -> str:
+    """A cycle result in a few words: ``ok``, ``drift, promote churn-v3``, ``failed: why``."""
+    text = result.status
+    if result.decision is not None:
+        text += f", {result.decision.action} {result.version_id or ''}".rstrip()
+    if result.error and result.status in ("failed", "interrupted"):
+        text += f": {result.error}"
+    return text
+
+
+def _schedule(
+    scheduler: Any, model: ModelConfig, job: Callable[[str], None], next_run: datetime
+) -> None:
+    """Add (or replace) a model's job, first firing at ``next_run``."""
     sched = model.schedule
     trigger: IntervalTrigger | CronTrigger
     if sched.every is not None:
@@ -183,7 +363,7 @@ def _schedule(scheduler: Any, registry: Registry, model: ModelConfig, job: Any) 
         name=f"check {model.name}",
         replace_existing=True,
         misfire_grace_time=max(1, int(sched.misfire_grace.total_seconds())),
-        next_run_time=first_run(registry, model, datetime.now(UTC)),
+        next_run_time=next_run,
     )
 
 
@@ -210,42 +390,70 @@ def _reload(
     scheduler: Any,
     registry: Registry,
     notifier: Notifier,
-    job: Any,
+    job: Callable[[str], None],
 ) -> None:
+    """Apply the config file anew, or keep the old one whole when the new one is invalid."""
     notifier.reloading()
+    old = {m.name: m for m in state.cfg.models}
     try:
         new = config_mod.load(config_path, checks)
         if new.registry != state.cfg.registry:
-            raise ConfigError(["registry: cannot change while running; restart driftd"])
+            raise ConfigError(["registry: cannot change while running; restart driftd"], new.source)
+        now = datetime.now(UTC)
+        # Everything that can fail happens before the first change, so a failure changes nothing.
+        changed = {m.name: first_run(registry, m, now) for m in new.models if old.get(m.name) != m}
     except ConfigError as exc:
-        state.config_error = str(exc).replace("\n", "; ")
-        event("reload.rejected", logging.ERROR, errors=state.config_error)
-        notifier.ready(f"config reload rejected, keeping the old config: {state.config_error}")
+        error = "; ".join(exc.problems)
+        state.config_error = f"{exc.source}: {error}" if exc.source else error
+    except Exception as exc:  # a bug must not take the running daemon down
+        state.config_error = f"{config_path}: cannot apply: {type(exc).__name__}: {exc}"
+    else:
+        state.cfg = new
+        state.config_error = None
+        for name in old.keys() - {m.name for m in new.models}:
+            scheduler.remove_job(name)
+            with state.lock:
+                state.last.pop(name, None)
+                state.last_model = None if state.last_model == name else state.last_model
+        for model in new.models:
+            if model.name in changed:
+                _schedule(scheduler, model, job, changed[model.name])
+        event(
+            "reload.applied",
+            models=",".join(m.name for m in new.models),
+            changed=",".join(sorted(changed)) or None,
+            removed=",".join(sorted(old.keys() - {m.name for m in new.models})) or None,
+        )
+        notifier.ready(f"config reloaded; monitoring {len(new.models)} model(s)")
         return
-    old = {m.name: m for m in state.cfg.models}
-    state.cfg = new
-    state.config_error = None
-    for name in old.keys() - {m.name for m in new.models}:
-        scheduler.remove_job(name)
-    for model in new.models:
-        if old.get(model.name) != model:
-            _schedule(scheduler, registry, model, job)
-    event("reload.applied", models=",".join(m.name for m in new.models))
-    notifier.ready(f"config reloaded; monitoring {len(new.models)} model(s)")
+    event("reload.rejected", logging.ERROR, errors=state.config_error)
+    notifier.ready(f"config reload rejected, old config kept: {state.config_error}")
 
 
 def _shutdown(state: _State, scheduler: Any, registry: Registry, notifier: Notifier) -> int:
     notifier.stopping()
     event("daemon.stopping", pid=os.getpid())
     scheduler.shutdown(wait=False)
-    killed = trainer.terminate_all()
+    killed = 0
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     busy = [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
-    for thread in busy:
-        thread.join(max(0.0, deadline - time.monotonic()))
+    while True:
+        # Again and again: a cycle that was between its stop check and starting its child
+        # when we first looked registers the child a moment later, and must not outlive us.
+        killed += trainer.terminate_all()
+        busy = [t for t in busy if t.is_alive()]
+        if not busy or time.monotonic() >= deadline:
+            break
+        busy[0].join(min(0.2, max(0.0, deadline - time.monotonic())))
     count = registry.interrupt_stale_runs("driftd was stopped during this run")
+    with state.beat_lock:
+        state.stopped = True
+        try:
+            registry.beat(os.getpid(), STOPPED, next_runs=None, config_error=state.config_error)
+        except DriftdError as exc:  # status will say "died"; the exit is still clean
+            event("daemon.stop_beat_failed", logging.WARNING, error=str(exc))
     event("daemon.stopped", interrupted_runs=count, trainings_killed=killed)
-    if any(t.is_alive() for t in busy):
+    if busy:
         # A cycle stuck in a foreign call: its run is already recorded as interrupted, and the
         # interpreter would otherwise join the worker thread forever at exit.
         logging.shutdown()
@@ -258,8 +466,8 @@ def check_once(
 ) -> list[cycle.CycleResult]:
     """``driftd check``: one cycle per model through the same code path as the daemon."""
     models = [cfg.model(n) for n in names] if names else list(cfg.models)
-    cfg.registry.parent.mkdir(parents=True, exist_ok=True, mode=0o750 if cfg.group else 0o700)
-    registry = Registry.open(cfg.registry, group_readable=cfg.group is not None)
+    permissions.make_dirs(cfg.registry.parent, permissions.Access(cfg.group))
+    registry = Registry.open(cfg.registry, group=cfg.group)
     try:
         clock = now or datetime.now(UTC)
         return [cycle.run_cycle(cfg, m, registry, clock, trigger="check") for m in models]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from driftd import config, daemon, evaluate, log, render, synth, trainer
+from driftd import config, daemon, evaluate, log, render, stats, synth, trainer
 
 DEMO_NOW = datetime(2026, 1, 11, tzinfo=UTC)
 
@@ -36,7 +36,7 @@ def run(directory: Path | None, fast: bool = False) -> int:
     print(f"driftd demo in {workdir}")
     print(f"data: 10 days of live rows; drift injected at {drift_at:%Y-%m-%d %H:%M}Z\n")
     log.setup("warning")
-    checks = config.NameChecks(trainer.check_estimator, evaluate.check_scorer)
+    checks = config.NameChecks(trainer.check_estimator, evaluate.check_scorer, stats.test_problem)
     cfg = config.load(config_path, checks)
     days = range(9, -1, -1) if not fast else (9, 8, 3, 2)
     for ago in days:

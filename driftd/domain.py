@@ -223,3 +223,5 @@ class TrainedModel:
     log_path: str | None
     features: tuple[str, ...]
     environment: dict[str, str]
+    # The user's training code, hashed: entrypoint module file, or files named in the command.
+    code: dict[str, Any] | None = None

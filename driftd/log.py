@@ -44,6 +44,12 @@ def setup(level: str = "info", environ: Mapping[str, str] = os.environ) -> loggi
         handler.setFormatter(logging.Formatter(fmt, "%Y-%m-%dT%H:%M:%S%z"))
         logger.addHandler(handler)
         logger.propagate = False
+        # APScheduler's warnings (a run skipped because the previous one is still busy, a job's
+        # traceback) would otherwise reach stderr through logging's bare last-resort handler.
+        scheduler_log = logging.getLogger("apscheduler")
+        scheduler_log.setLevel(logging.WARNING)
+        scheduler_log.addHandler(handler)
+        scheduler_log.propagate = False
     return logger
 
 

@@ -9,6 +9,8 @@ Sending never raises into the daemon: a lost STATUS line must not stop a monitor
 that cannot work at all (wrong path, address family filtered, abstract socket behind
 ``PrivateNetwork=yes``) is logged once at WARNING, later failures at DEBUG.
 
+:func:`status_line` composes what the daemon puts after ``STATUS=`` (and in its heartbeat row).
+
 >>> Notifier.from_env({}).enabled
 False
 >>> Notifier.from_env({}).ready("nothing happens without NOTIFY_SOCKET")
@@ -22,8 +24,15 @@ import os
 import socket
 import time
 from collections.abc import Mapping
+from datetime import datetime
 
-__all__ = ["CHILD_STRIPPED", "STATUS_MAX_BYTES", "Notifier", "child_environment"]
+__all__ = [
+    "CHILD_STRIPPED",
+    "STATUS_MAX_BYTES",
+    "Notifier",
+    "child_environment",
+    "status_line",
+]
 
 _log = logging.getLogger("driftd.notify")
 
@@ -160,6 +169,55 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     {'PATH': '/usr/bin'}
     """
     return {k: v for k, v in environ.items() if k not in CHILD_STRIPPED}
+
+
+def status_line(
+    activity: Mapping[str, str],
+    next_runs: Mapping[str, datetime],
+    last: Mapping[str, str],
+    last_model: str | None,
+    config_error: str | None,
+    *,
+    now: datetime,
+    stopping: bool = False,
+) -> str:
+    """What the daemon is doing, for ``systemctl status`` and the heartbeat row.
+
+    Busy: what each running cycle does. Idle: until when, and which model is checked then.
+    Then the last run's outcome (every model whose last run failed, else the latest), then a
+    rejected reload, if any. ``stopping``: after SIGTERM, while cycles wind down.
+
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 1, 11, 12, 0, tzinfo=UTC)
+    >>> nxt = {"churn": datetime(2026, 1, 11, 12, 0, 5, tzinfo=UTC)}
+    >>> status_line({}, nxt, {"churn": "ok"}, "churn", None, now=now)
+    'idle until 12:00:05Z (next check churn); last run churn: ok'
+    >>> status_line({"churn": "training churn"}, {}, {}, None, "alpha: bad", now=now)
+    'training churn; config reload rejected, old config kept: alpha: bad'
+    >>> status_line({}, nxt, {"churn": "failed: no data", "fraud": "ok"}, "fraud", None, now=now)
+    'idle until 12:00:05Z (next check churn); last run churn: failed: no data'
+    """
+    if stopping:
+        parts = [
+            "stopping"
+            + (": " + "; ".join(activity[m] for m in sorted(activity)) if activity else "")
+        ]
+    elif activity:
+        parts = ["; ".join(activity[m] for m in sorted(activity))]
+    elif next_runs:
+        name, when = min(next_runs.items(), key=lambda kv: (kv[1], kv[0]))
+        stamp = "%H:%M:%SZ" if when.date() == now.date() else "%Y-%m-%d %H:%M:%SZ"
+        parts = [f"idle until {when.strftime(stamp)} (next check {name})"]
+    else:
+        parts = ["idle: no model scheduled"]
+    failed = [m for m in sorted(last) if last[m].startswith(("failed", "interrupted"))]
+    if failed:
+        parts += [f"last run {m}: {last[m]}" for m in failed]
+    elif last_model is not None and last_model in last:
+        parts.append(f"last run {last_model}: {last[last_model]}")
+    if config_error:
+        parts.append(f"config reload rejected, old config kept: {config_error}")
+    return "; ".join(parts)
 
 
 def _watchdog_interval(environ: Mapping[str, str]) -> float | None:

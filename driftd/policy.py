@@ -3,6 +3,20 @@
 Nothing here reads a clock, a file or a database; the cycle passes in what happened, so every
 rule is testable with plain values and every decision comes with a one-line reason.
 
+Retrain triggers, in priority order (the first that fires names the retrain; the others that
+also fired are listed after it in the reason):
+
+1. ``no_champion``: there is nothing to serve yet; never rate-limited.
+2. ``performance``: the champion's metric on labelled live rows fell more than
+   ``policy.performance_drop`` below its recorded holdout value. Fires on one measurement: it
+   is the harm itself, not a symptom, and ``min_holdout`` rows bound its noise.
+3. ``drift``: the dataset verdict breached in K of the last N checks.
+4. ``prediction_drift``: the champion's outputs drifted in K of the last N checks.
+5. ``multivariate``: the reference-vs-live classifier breached in K of the last N checks.
+6. ``max_age``: the champion is older than ``policy.max_age``.
+
+Triggers 2-6 then pass the cool-down and the daily cap.
+
 >>> should_retrain(History(breaches=(True, True, False)), PolicyInputs.quiet(k=2, n=3)).retrain
 True
 """
@@ -14,17 +28,86 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from driftd.config import PolicyConfig, PromotionConfig
-from driftd.domain import Action, Decision, Evaluation, RetrainDecision
+from driftd.domain import Action, Decision, Evaluation, FeatureState, RetrainDecision
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    """The champion's primary metric on labelled live rows, next to its recorded holdout value.
+
+    ``current`` is None when it could not be measured: too few labelled rows (``n_rows <
+    min_rows``) or a ``problem`` (say, one class only in the window). Metrics are scikit-learn
+    scorer values, so higher is better and ``drop = baseline - current``.
+
+    >>> p = Performance("roc_auc", max_drop=0.05, min_rows=200, n_rows=1234,
+    ...                 baseline=0.81, current=0.72)
+    >>> p.breached, p.reason
+    (True, 'roc_auc 0.81 -> 0.72 on 1,234 labelled rows (drop 0.09 > 0.05)')
+    >>> Performance("roc_auc", 0.05, 200, n_rows=12, baseline=0.81).reason
+    'insufficient labels: 12 labelled rows < min_holdout 200'
+    """
+
+    metric: str
+    max_drop: float
+    min_rows: int
+    n_rows: int
+    baseline: float | None = None
+    current: float | None = None
+    problem: str = ""
+
+    @property
+    def drop(self) -> float | None:
+        if self.baseline is None or self.current is None:
+            return None
+        return self.baseline - self.current
+
+    @property
+    def state(self) -> FeatureState:
+        if self.n_rows < self.min_rows:
+            return FeatureState.INSUFFICIENT
+        drop = self.drop
+        if drop is None:
+            return FeatureState.INVALID
+        return FeatureState.DRIFT if drop > self.max_drop else FeatureState.OK
+
+    @property
+    def breached(self) -> bool:
+        return self.state is FeatureState.DRIFT
+
+    @property
+    def reason(self) -> str:
+        if self.n_rows < self.min_rows:
+            return (
+                f"insufficient labels: {self.n_rows:,} labelled rows < min_holdout {self.min_rows}"
+            )
+        if self.problem:
+            return f"{self.metric} not measured: {self.problem}"
+        if self.baseline is None:
+            return f"the champion has no recorded holdout {self.metric}: nothing to compare with"
+        if self.current is None or self.drop is None:
+            return f"{self.metric} not measured"
+        sign = ">" if self.breached else "≤"
+        return (
+            f"{self.metric} {self.baseline:.3g} -> {self.current:.3g} on {self.n_rows:,} "
+            f"labelled rows (drop {self.drop:.3g} {sign} {self.max_drop:g})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """What the registry knows that the retrain rule needs."""
+    """What the registry and the current check know that the retrain rule needs.
 
-    breaches: tuple[bool, ...] = ()  # newest first, including the check just made
+    Each ``*breaches`` tuple is newest first and includes the check just made; an empty tuple
+    means the signal is not monitored (it is then left out of the reason).
+    """
+
+    breaches: tuple[bool, ...] = ()  # dataset drift verdicts
     has_champion: bool = True
     champion_since: datetime | None = None
     retrain_times: tuple[datetime, ...] = ()  # trainings started in the last day, any outcome
+    prediction_breaches: tuple[bool, ...] = ()
+    multivariate_breaches: tuple[bool, ...] = ()
+    performance: Performance | None = None  # None: policy.performance_drop is off
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,33 +123,60 @@ class PolicyInputs:
         return cls(k, n, PolicyConfig(cooldown=timedelta(0), max_retrains_per_day=10**6))
 
 
+# The K-of-N signals: trigger name, History field, the words used in reasons.
+_HYSTERESIS = (
+    ("drift", "breaches", "drift"),
+    ("prediction_drift", "prediction_breaches", "prediction drift"),
+    ("multivariate", "multivariate_breaches", "multivariate drift"),
+)
+
+
 def should_retrain(history: History, inputs: PolicyInputs) -> RetrainDecision:
-    """K-of-N hysteresis, then cool-down and daily cap; a missing or too-old champion forces it.
+    """The first trigger that fires, in the module's priority order, then cool-down and cap.
 
     >>> inputs = PolicyInputs.quiet(k=2, n=3)
     >>> should_retrain(History(breaches=(True, False, False)), inputs).reason
     'drift in 1 of the last 3 checks (needs 2)'
     >>> should_retrain(History(has_champion=False), inputs).trigger
     'no_champion'
+    >>> d = should_retrain(History(breaches=(True, True), prediction_breaches=(True, True)), inputs)
+    >>> d.trigger, d.reason
+    ('drift', 'drift in 2 of the last 2 checks (>= 2) (also prediction_drift)')
     """
     if not history.has_champion:
         return RetrainDecision(True, "no champion yet: training the first model", "no_champion")
-    recent = history.breaches[: inputs.n]
-    hits = sum(recent)
-    trigger, reason = "", ""
-    if hits >= inputs.k:
-        trigger = "drift"
-        reason = f"drift in {hits} of the last {len(recent)} checks (>= {inputs.k})"
+    fired: list[tuple[str, str]] = []
+    perf = history.performance
+    if perf is not None and perf.breached:
+        fired.append(("performance", perf.reason))
+    counts: list[str] = []
+    for trigger, attr, words in _HYSTERESIS:
+        recent: tuple[bool, ...] = getattr(history, attr)[: inputs.n]
+        if attr != "breaches" and not recent:
+            continue  # not monitored
+        hits = sum(recent)
+        counts.append(
+            f"{words} in {hits}" + ("" if counts else f" of the last {len(recent)} checks")
+        )
+        if hits >= inputs.k:
+            fired.append(
+                (trigger, f"{words} in {hits} of the last {len(recent)} checks (>= {inputs.k})")
+            )
     policy = inputs.policy
-    if not trigger and policy.max_age is not None and history.champion_since and inputs.now:
+    if policy.max_age is not None and history.champion_since and inputs.now:
         age = inputs.now - history.champion_since
         if age >= policy.max_age:
-            trigger = "max_age"
-            reason = f"champion is {_days(age)} old (max_age {_days(policy.max_age)})"
-    if not trigger:
-        return RetrainDecision(
-            False, f"drift in {hits} of the last {len(recent)} checks (needs {inputs.k})"
-        )
+            fired.append(
+                ("max_age", f"champion is {_days(age)} old (max_age {_days(policy.max_age)})")
+            )
+    if not fired:
+        reason = f"{', '.join(counts)} (needs {inputs.k})"
+        if perf is not None:
+            reason += f"; {perf.reason}"
+        return RetrainDecision(False, reason)
+    trigger, reason = fired[0]
+    if len(fired) > 1:
+        reason += f" (also {', '.join(t for t, _ in fired[1:])})"
     blocked = _rate_limit(history.retrain_times, policy, inputs.now)
     if blocked:
         return RetrainDecision(False, f"{reason}, but {blocked}", trigger)

@@ -81,6 +81,7 @@ def result_dict(result: Any) -> dict[str, Any]:
         "evaluation": result.evaluation.to_dict() if result.evaluation else None,
         "error": result.error,
         "features": [f.to_dict() for f in result.report.features] if result.report else [],
+        "extra": [f.to_dict() for f in result.report.extra] if result.report else [],
     }
 
 
@@ -88,6 +89,7 @@ def result_text(r: dict[str, Any]) -> str:
     lines = [f"{r['model']}: run {r['run_id']} {r['status']}"]
     if r["verdict"]:
         lines.append(f"  drift     {r['verdict']} - {r['drift_reason']}")
+    lines += extra_lines(r.get("extra") or [], width=10)
     if r["retrain_reason"]:
         lines.append(f"  policy    {r['retrain_reason']}")
     if r["decision"]:
@@ -95,3 +97,28 @@ def result_text(r: dict[str, Any]) -> str:
     if r["error"]:
         lines.append(f"  error     {r['error']}")
     return "\n".join(lines)
+
+
+_WORST = {"drift": 0, "invalid": 1, "insufficient_data": 2, "ok": 3}
+
+
+def extra_lines(rows: Sequence[Mapping[str, Any]], width: int = 10) -> list[str]:
+    """One line per extra check (``prediction``, ``multivariate``, ``performance``): its worst
+    state, and the row that shows it (the largest effect among equals).
+
+    >>> rows = [dict(feature="prediction:p(class=a)", state="ok", effect=0.01, detail="x"),
+    ...         dict(feature="prediction:p(class=b)", state="drift", effect=0.3, detail="y")]
+    >>> extra_lines(rows, width=12)
+    ['  prediction  drift  p(class=b): y (+1 more)']
+    """
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row["feature"]).partition(":")[0], []).append(row)
+    lines = []
+    for scope, items in groups.items():
+        worst = min(items, key=lambda r: (_WORST.get(str(r["state"]), 9), -(r.get("effect") or 0)))
+        name = str(worst["feature"]).partition(":")[2]
+        more = f" (+{len(items) - 1} more)" if len(items) > 1 and scope == "prediction" else ""
+        label = f"{scope:<{width}}" if len(scope) < width else f"{scope} "
+        lines.append(f"  {label}{worst['state']}  {name}: {cell(worst.get('detail'))}{more}")
+    return lines

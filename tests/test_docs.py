@@ -95,3 +95,14 @@ def test_every_config_key_is_documented(document: str) -> None:
     text = path.read_text(encoding="utf-8")
     missing = [key for key in toml_keys() if f"`{key}`" not in text]
     assert missing == [], f"{document} does not document: {', '.join(missing)}"
+
+
+def test_every_registered_drift_test_is_documented() -> None:
+    """Each name in the stats table has a row in the README's table of tests and its own
+    paragraph, so a new test cannot land undocumented."""
+    from driftd import stats
+
+    text = DOCUMENTS["README.md"].read_text(encoding="utf-8")
+    for name in stats.TESTS:
+        assert f"| `{name}` |" in text, f"{name}: no row in the README's table of tests"
+        assert f"* **`{name}`**" in text, f"{name}: no paragraph in the README"

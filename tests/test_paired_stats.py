@@ -1,6 +1,9 @@
-"""Paired tests for two models on the same rows: McNemar and DeLong (driftd.stats.paired)."""
+"""Paired tests for two models on the same rows: McNemar and DeLong (driftd.stats.paired), and
+the coverage of the paired bootstrap interval (driftd.evaluate.bootstrap)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -8,6 +11,7 @@ from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
 from driftd.errors import StatsError
+from driftd.evaluate.bootstrap import differences_by_chunk, percentile_interval
 from driftd.stats.paired import delong, delong_covariance, mcnemar
 
 
@@ -102,3 +106,32 @@ def test_delong_refuses_unusable_labels() -> None:
         delong(np.array([0, 1, 2, 1, 0]), s, s)
     with pytest.raises(StatsError, match="at least 2 positives"):
         delong(np.array([0, 0, 0, 0, 1]), s, s)
+
+
+def _accuracy(hits: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Accuracy on each resample of a (resamples, n) chunk of row indices."""
+
+    def metric(rows: np.ndarray) -> np.ndarray:
+        return np.asarray(hits[rows].mean(axis=1))
+
+    return metric
+
+
+def test_paired_bootstrap_95_interval_covers_the_true_difference() -> None:
+    """Over 400 seeded holdouts of 300 rows the 95 % percentile interval of the paired accuracy
+    difference (driftd's resampler and interval, B = 500) covers the true +0.05 in 92-98 % of
+    them (the band is about +-2.5 binomial standard errors around 95 %).
+
+    Each row is one of: both right (0.60), only the champion right (0.10), only the candidate
+    right (0.15), both wrong (0.15), so the true difference is 0.15 - 0.10 = 0.05.
+    """
+    rng = np.random.default_rng(20260111)
+    n, sims, covered = 300, 400, 0
+    for sim in range(sims):
+        kind = rng.choice(4, size=n, p=[0.60, 0.10, 0.15, 0.15])
+        hit_a = (kind == 0) | (kind == 1)
+        hit_c = (kind == 0) | (kind == 2)
+        diffs = differences_by_chunk(_accuracy(hit_a), _accuracy(hit_c), n, 500, seed=sim)
+        low, high = percentile_interval(diffs, 0.95)
+        covered += low <= 0.05 <= high
+    assert 0.92 <= covered / sims <= 0.98

@@ -46,6 +46,8 @@ DECISION_FIELDS = (
 BUSY_TIMEOUT_S = 10.0
 
 _SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
 _SQLITE_CANTOPEN = 14
 
 
@@ -141,6 +143,12 @@ def translate(exc: sqlite3.Error, path: Path) -> RegistryError:
         return RegistryError(
             f"{path}: database is locked: another process held a write transaction too long"
         )
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code in (_SQLITE_IOERR, _SQLITE_FULL):
+        # A failed write: SQLite has rolled the transaction back; say what usually causes it.
+        return RegistryError(f"{path}: {first} (disk full, or a file-size limit reached?)")
+    if code == _SQLITE_READONLY:
+        return RegistryError(f"{path}: {first} (check the permissions of the file and directory)")
     return RegistryError(f"{path}: {first}")
 
 

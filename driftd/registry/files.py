@@ -1,60 +1,88 @@
-"""File and directory modes of the registry: 0600 (0640 when group-readable), dirs 0700/0750.
+"""File and directory modes of the registry, through :mod:`driftd.permissions`: 0600 (0640 with
+a group), directories 0700 (0750, setgid when a group is named), owned by the configured group.
 
-Modes are set explicitly after creation (``fchmod``/``chmod``), so the result does not depend
-on the process umask. SQLite creates ``-wal`` and ``-shm`` with the main file's mode (it copies
-the mode and, when running as root, the owner), so fixing the main file covers them.
+Modes are set explicitly after creation, so the result does not depend on the process umask.
+SQLite creates ``-wal`` and ``-shm`` with the main file's mode (it copies the mode and, when
+running as root, the owner); their group comes from the directory (setgid) or the process, so
+:func:`enforce_modes` also runs once they exist.
 """
 
 from __future__ import annotations
 
+import errno
 import os
-import stat
 from pathlib import Path
 
-from driftd.errors import RegistryError
+from driftd.errors import ConfigError, DriftdError, RegistryError
+from driftd.permissions import FILE_MODE, GROUP_DIR_MODE, GROUP_FILE_MODE, Access, make_dirs, secure
 
-FILE_MODE = 0o600
-GROUP_FILE_MODE = 0o640
-DIR_MODE = 0o700
-GROUP_DIR_MODE = 0o750
+__all__ = [
+    "FILE_MODE",
+    "GROUP_DIR_MODE",
+    "GROUP_FILE_MODE",
+    "create_file",
+    "enforce_modes",
+    "remove_version_dir",
+]
 
 
-def create_file(path: Path, group_readable: bool) -> None:
-    """Create missing directories and the empty registry file with exact modes."""
-    dir_mode = GROUP_DIR_MODE if group_readable else DIR_MODE
-    missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+def create_file(path: Path, access: Access) -> None:
+    """Create missing directories and the empty registry file with exact modes and group."""
     try:
-        for directory in reversed(missing):
-            try:
-                directory.mkdir(mode=dir_mode)
-            except FileExistsError:
-                continue
-            os.chmod(directory, dir_mode)
-        mode = GROUP_FILE_MODE if group_readable else FILE_MODE
+        make_dirs(path.parent, access)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+            fd = os.open(
+                path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, access.file_mode
+            )
         except FileExistsError:
             return  # another process won the race and set the mode
-        try:
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
+        os.close(fd)
+        secure(path, access)
     except OSError as exc:
         raise RegistryError(f"{exc.filename or path}: cannot create: {exc.strerror}") from None
+    except ConfigError:
+        raise
+    except DriftdError as exc:
+        raise RegistryError(str(exc)) from None
 
 
-def enforce_modes(path: Path, group_readable: bool) -> None:
-    """Make an existing registry's mode follow the config, for the files this user owns.
+def enforce_modes(path: Path, access: Access) -> None:
+    """Make an existing registry's mode and group follow the config, for files this user owns.
 
     Turning ``group`` on or off in the config then takes effect at the next open.
     """
-    want = GROUP_FILE_MODE if group_readable else FILE_MODE
     for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         try:
-            st = name.stat()
-            if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) != want:
-                os.chmod(name, want)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise RegistryError(f"{name}: cannot set mode {want:o}: {exc.strerror}") from None
+            secure(name, access)
+        except ConfigError:
+            raise
+        except DriftdError as exc:
+            raise RegistryError(str(exc)) from None
+
+
+# What driftd itself writes in a version's directory (cycle.DATA_FILE, the trainer's artifact
+# names, crash-safe write temporaries). Anything else there is not ours and is left in place.
+VERSION_FILES = ("model.skops", "model.pkl", "data.parquet")
+TEMP_PREFIX = ".tmp-"
+
+
+def remove_version_dir(directory: Path) -> None:
+    """Remove driftd's files from a collected version's directory, then the directory if empty.
+
+    OSError propagates (the caller names the path); symlinks are removed, never followed.
+    """
+    import shutil
+
+    for entry in directory.iterdir() if directory.is_dir() else ():
+        if entry.name in VERSION_FILES or entry.name.startswith(TEMP_PREFIX):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        if exc.errno != errno.ENOTEMPTY:
+            raise

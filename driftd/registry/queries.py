@@ -14,6 +14,7 @@ not exist yet reads as empty (``show`` and ``resolve_version`` raise NotFoundErr
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,12 +28,14 @@ from driftd.registry.codec import loads, parse_iso, utc_iso
 from driftd.registry.verify import verify
 
 __all__ = [
+    "artifact_usage",
     "champion",
     "champion_history",
     "history",
     "last_retrain_times",
     "last_run",
     "resolve_version",
+    "retention_facts",
     "show",
     "status",
     "verify",
@@ -107,8 +110,10 @@ def status(
     """The daemon's heartbeat and, per model, champion, last check/decision/error/run.
 
     ``daemon.alive`` is true when the last beat is younger than three heartbeat intervals and
-    the daemon did not record a clean stop. ``retrains_today`` counts trainings (any outcome)
-    started in the 24 hours before ``now``, as the retrain cap does.
+    the daemon did not record a clean stop. ``daemon.condition`` says which: ``alive``,
+    ``stopped`` (a clean shutdown at ``daemon.stopped_at``) or ``died`` (the beats stopped with
+    no clean stop recorded: killed, crashed, or the host went down). ``retrains_today`` counts
+    trainings (any outcome) started in the 24 hours before ``now``, as the retrain cap does.
     """
     now = now or datetime.now(UTC)
     with read(path) as c:
@@ -118,11 +123,12 @@ def status(
         if beat is not None:
             beat.pop("id")
             beat["age_s"] = _age(beat["beat_at"], now)
+            stopped = beat["state"] == "stopped"
             beat["alive"] = (
-                beat["state"] != "stopped"
-                and beat["age_s"] is not None
-                and beat["age_s"] < 3 * heartbeat_interval
+                not stopped and beat["age_s"] is not None and beat["age_s"] < 3 * heartbeat_interval
             )
+            beat["condition"] = "alive" if beat["alive"] else "stopped" if stopped else "died"
+            beat["stopped_at"] = beat["beat_at"] if stopped else None
         names = [r[0] for r in c.execute("SELECT name FROM models ORDER BY name")]
         return {"daemon": beat, "models": [_model_status(c, name, now) for name in names]}
 
@@ -167,6 +173,14 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
             "drifted": loads(check["drifted"]),
             "drifted_share": check["drifted_share"],
             "reason": check["reason"],
+            "extra": _dicts(
+                c.execute(
+                    "SELECT feature, state, test, p_adjusted, effect_name, effect, threshold, "
+                    "n_live, detail FROM feature_drift WHERE check_id = ? AND role = 'extra' "
+                    "ORDER BY feature",
+                    (check["id"],),
+                ).fetchall()
+            ),
         },
         "last_decision": None
         if decision is None
@@ -336,6 +350,21 @@ def last_run(path: Path, model: str) -> dict[str, Any] | None:
         return row_dict(row)
 
 
+def artifact_usage(path: Path) -> tuple[set[str], set[str], set[str]]:
+    """``(models, artifact directories, busy models)`` in one snapshot, for the start-up sweep.
+
+    The directories are those of every version's artifact, garbage-collected ones included;
+    busy models are those with a run still 'running'.
+    """
+    with read(path) as c:
+        if c is None:
+            return set(), set(), set()
+        models = {str(r[0]) for r in c.execute("SELECT name FROM models")}
+        dirs = {os.path.dirname(str(r[0])) for r in c.execute("SELECT artifact_path FROM versions")}
+        busy = {str(r[0]) for r in c.execute("SELECT model FROM runs WHERE status = 'running'")}
+        return models, dirs, busy
+
+
 def resolve_version(path: Path, model: str, text: str) -> str:
     """A version id from '3', 'v3' or 'churn-v3'; NotFoundError when it does not exist."""
     raw = text.strip()
@@ -348,3 +377,32 @@ def resolve_version(path: Path, model: str, text: str) -> str:
         if c is None or _version_row(c, version_id) is None:
             raise NotFoundError(f"{model}: no version {version_id}")
     return version_id
+
+
+def retention_facts(path: Path, model: str | None = None) -> list[dict[str, Any]]:
+    """What ``driftd gc`` decides on, per version, in one snapshot, by model then number.
+
+    ``champion`` (current), ``was_champion`` (ever, including now), ``last_action`` (the latest
+    decision about it other than 'gc', or None), ``run_status`` (of the run that trained it),
+    plus the artifact columns.
+    """
+    with read(path) as c:
+        if c is None:
+            return []
+        where, params = ("WHERE v.model = ?", (model,)) if model else ("", ())
+        rows = c.execute(
+            "SELECT v.id, v.model, v.number, v.created_at, v.artifact_path, v.artifact_size, "
+            "v.artifact_deleted_at, v.run_id, r.status AS run_status, "
+            "EXISTS (SELECT 1 FROM champions c WHERE c.version_id = v.id) AS champion, "
+            "EXISTS (SELECT 1 FROM champion_history h WHERE h.version_id = v.id) "
+            "AS was_champion, "
+            "(SELECT d.action FROM decisions d WHERE d.version_id = v.id AND d.action <> 'gc' "
+            "ORDER BY d.id DESC LIMIT 1) AS last_action "
+            f"FROM versions v LEFT JOIN runs r ON r.id = v.run_id {where} "
+            "ORDER BY v.model, v.number",
+            params,
+        ).fetchall()
+        return [
+            {**dict(r), "champion": bool(r["champion"]), "was_champion": bool(r["was_champion"])}
+            for r in rows
+        ]

@@ -22,8 +22,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from driftd.domain import Decision, DriftReport, Evaluation, TrainedModel
+from driftd.domain import Action, Decision, DriftReport, Evaluation, TrainedModel
 from driftd.errors import NotFoundError, RegistryError
+from driftd.permissions import Access
 from driftd.registry import codec, files, rows, schema, writes
 from driftd.registry.codec import dumps, dumps_or_none, real, utc_iso
 from driftd.registry.connection import Pool
@@ -33,9 +34,12 @@ from driftd.registry.writes import require_model, require_run, require_version
 class Registry:
     """Writer handle on one registry file; safe to share between the threads of a process."""
 
-    def __init__(self, path: Path, *, group_readable: bool, busy_timeout: float) -> None:
+    def __init__(
+        self, path: Path, *, group_readable: bool, busy_timeout: float, group: str | None = None
+    ) -> None:
         self.path = path
-        self.group_readable = group_readable
+        self.access = Access(group, group_readable)
+        self.group_readable = self.access.readable
         self._pool = Pool(path, busy_timeout)
         self._host = socket.gethostname()
 
@@ -45,6 +49,7 @@ class Registry:
         path: Path,
         *,
         group_readable: bool = False,
+        group: str | None = None,
         create: bool = True,
         busy_timeout: float = codec.BUSY_TIMEOUT_S,
     ) -> Registry:
@@ -52,21 +57,25 @@ class Registry:
 
         An existing file is first checked read-only (``quick_check`` and schema version), so a
         corrupt or newer file raises RegistryCorruptError / SchemaTooNewError untouched.
+        ``group`` (the config's ``group``) implies ``group_readable`` and also gives the files
+        and new directories that group (see :mod:`driftd.permissions`).
         """
         path = Path(path)
+        access = Access(group, group_readable)
         if path.exists():
             codec.inspect(path)
         elif not create:
             raise NotFoundError(f"{path}: no registry here (the daemon creates it on first run)")
         else:
-            files.create_file(path, group_readable)
-        reg = cls(path, group_readable=group_readable, busy_timeout=busy_timeout)
+            files.create_file(path, access)
+        reg = cls(path, group_readable=group_readable, busy_timeout=busy_timeout, group=group)
         try:
-            files.enforce_modes(path, group_readable)
+            files.enforce_modes(path, access)
             conn = reg._conn()
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise RegistryError(f"{path}: cannot switch to WAL mode (got {mode})")
+            files.enforce_modes(path, access)  # -wal and -shm exist now: give them the group
             if codec.schema_state(conn, path) != schema.SCHEMA_VERSION:
                 from driftd.registry.migrate import migrate  # imports sqlite-utils (and pandas)
 
@@ -211,6 +220,26 @@ class Registry:
             )
         return [bool(r["breached"]) for r in rows]
 
+    def recent_extra_breaches(
+        self, model: str, n: int, scope: str, reference_sha256: str
+    ) -> list[bool]:
+        """Per check, newest first: whether an extra row named ``scope:...`` was ``drift``.
+
+        The K-of-N history of prediction drift and of the multivariate check; like
+        :meth:`recent_breaches`, only checks against ``reference_sha256`` count.
+        """
+        if n <= 0:
+            return []
+        prefix = f"{scope}:"
+        rows = self._pool.query(
+            "SELECT EXISTS (SELECT 1 FROM feature_drift f WHERE f.check_id = c.id "
+            "AND f.role = 'extra' AND substr(f.feature, 1, ?) = ? AND f.state = 'drift') AS hit "
+            "FROM checks c WHERE c.model = ? AND c.reference_sha256 = ? "
+            "ORDER BY c.id DESC LIMIT ?",
+            (len(prefix), prefix, model, reference_sha256, n),
+        )
+        return [bool(r["hit"]) for r in rows]
+
     def record_training(
         self,
         run_id: int | None,
@@ -336,6 +365,7 @@ class Registry:
         One transaction: a crash at any instant leaves either the old champion and no trace of
         the decision, or the new champion with its decision and history rows. Returns the
         decision id. NotFoundError for an unknown version, RegistryError for another model's.
+        A pointer-moving decision's payload also records the version's ``artifact_sha256``.
         """
         action = decision.action
         with self._pool.transaction() as c:
@@ -343,8 +373,17 @@ class Registry:
             if run_id is not None:
                 require_run(c, run_id, model)
             version = require_version(c, version_id, model) if version_id is not None else None
+            if action is Action.GC and version is not None:
+                raise RegistryError(
+                    f"{version_id}: a version's artifact is collected only through "
+                    "delete_version_artifact, which keeps every current and past champion"
+                )
             if action.moves_pointer:
                 writes.check_pointer_move(c, model, version, action)
+                if version is not None:
+                    # Anchor the artifact in the hash chain: rewriting versions.artifact_sha256
+                    # to match a swapped file then shows in `driftd verify`.
+                    payload = {**(payload or {}), "artifact_sha256": version["artifact_sha256"]}
             decision_id, now = writes.append_decision(
                 c,
                 model=model,
@@ -360,14 +399,24 @@ class Registry:
             return decision_id
 
     def delete_version_artifact(
-        self, version_id: str, *, actor: str = "daemon", reason: str = "garbage-collected"
+        self,
+        version_id: str,
+        *,
+        actor: str = "daemon",
+        reason: str = "garbage-collected",
+        payload: Mapping[str, Any] | None = None,
+        remove_dir: bool = False,
     ) -> Path | None:
         """Mark a version's artifact deleted (with a 'gc' decision), then unlink the file.
 
         Refused (RegistryError) for a version that is or ever was champion: rollback needs it.
-        The registry commits before the unlink, so a crash in between leaves an unreferenced
-        file for the start-up sweep, never a row pointing at nothing. Returns the path removed,
-        or None when the artifact was already deleted.
+        This is the only way a version's artifact is collected (``decide`` refuses a 'gc'
+        decision about a version), so the rule holds whoever calls. The decision and the mark
+        commit together, before the unlink, so a crash in between leaves an unreferenced file
+        for the next sweep, never a row pointing at nothing. With ``remove_dir`` the files
+        driftd keeps beside the artifact (its training-data snapshot) go too, and the directory
+        when that leaves it empty. ``payload`` is added to the decision's. Returns the artifact
+        path, or None when it was already deleted.
         """
         with self._pool.transaction() as c:
             row = c.execute("SELECT * FROM versions WHERE id = ?", (version_id,)).fetchone()
@@ -387,14 +436,29 @@ class Registry:
                 action="gc",
                 reason=reason,
                 actor=actor,
-                payload={"artifact_path": row["artifact_path"]},
+                payload={
+                    **(payload or {}),
+                    "artifact_path": row["artifact_path"],
+                    "artifact_sha256": row["artifact_sha256"],
+                    "artifact_size": row["artifact_size"],
+                },
             )
             c.execute("UPDATE versions SET artifact_deleted_at = ? WHERE id = ?", (now, version_id))
+            shared = c.execute(
+                "SELECT count(*) FROM versions WHERE id <> :id AND artifact_deleted_at IS NULL "
+                "AND substr(artifact_path, 1, length(:dir)) = :dir",
+                {"id": version_id, "dir": str(Path(row["artifact_path"]).parent) + os.sep},
+            ).fetchone()[0]
         path = Path(row["artifact_path"])
         try:
             path.unlink(missing_ok=True)
+            if remove_dir and not shared:
+                files.remove_version_dir(path.parent)
         except OSError as exc:
-            raise RegistryError(f"{path}: marked deleted but not removed: {exc.strerror}") from None
+            where = exc.filename or path
+            raise RegistryError(
+                f"{where}: marked deleted but not removed: {exc.strerror}"
+            ) from None
         return path
 
     # --- heartbeat ----------------------------------------------------------------------

@@ -10,7 +10,8 @@ What is checked:
 * the decision log: both append-only triggers exist, and every hash is recomputed from the
   row's columns and the previous row's hash (a removed, inserted or altered row shows up);
 * artifacts: the files of current and past champions exist with the recorded size and
-  sha256; other live versions' files exist (``check_artifacts=False`` skips this);
+  sha256; other live versions' files exist (``check_artifacts=False`` skips this); and each
+  champion's recorded sha256 is the one its pointer-moving decision put in the hash chain;
 * runs still 'running' after a day (a live daemon's current run is not a problem).
 """
 
@@ -53,6 +54,7 @@ def verify(path: Path, *, check_artifacts: bool = True, now: datetime | None = N
         problems = _foreign_keys(conn)
         problems += _champions(conn)
         problems += _chain(conn)
+        problems += _anchors(conn)
         if check_artifacts:
             problems += _artifacts(conn)
         problems += _stale_runs(conn, now or datetime.now(UTC))
@@ -86,7 +88,10 @@ def _champions(c: sqlite3.Connection) -> list[str]:
         where = f"champions: {model} -> {ptr['version_id']}"
         owner = c.execute("SELECT model FROM versions WHERE id = ?", (ptr["version_id"],))
         found = owner.fetchone()
-        if found is not None and found[0] != model:
+        if found is None:
+            # foreign_key_check reports it too, but only as "champions row N": name the version.
+            problems.append(f"{where}: no such version")
+        elif found[0] != model:
             problems.append(f"{where}: version belongs to model {found[0]}")
         if not rows:
             problems.append(f"{where}: no open champion_history row")
@@ -126,6 +131,26 @@ def _chain(c: sqlite3.Connection) -> list[str]:
     return problems
 
 
+def _anchors(c: sqlite3.Connection) -> list[str]:
+    """Each champion's recorded sha256 against the one its pointer-moving decision hashed in.
+
+    Decisions written before driftd recorded ``artifact_sha256`` in the payload are skipped.
+    """
+    rows = c.execute(
+        "SELECT h.version_id, h.decision_id, v.artifact_sha256 AS recorded, "
+        "json_extract(d.payload, '$.artifact_sha256') AS anchored "
+        "FROM champion_history h JOIN decisions d ON d.id = h.decision_id "
+        "JOIN versions v ON v.id = h.version_id "
+        "WHERE anchored IS NOT NULL AND anchored IS NOT v.artifact_sha256 ORDER BY h.id"
+    ).fetchall()
+    return [
+        f"versions: {r['version_id']}: artifact_sha256 {str(r['recorded'])[:12]}... is not the "
+        f"{str(r['anchored'])[:12]}... that decision {r['decision_id']} made champion "
+        "(the versions row was rewritten)"
+        for r in rows
+    ]
+
+
 def _artifacts(c: sqlite3.Connection) -> list[str]:
     problems: list[str] = []
     rows = c.execute(
@@ -134,24 +159,68 @@ def _artifacts(c: sqlite3.Connection) -> list[str]:
         "FROM versions v WHERE v.artifact_deleted_at IS NULL ORDER BY v.model, v.number"
     ).fetchall()
     for r in rows:
-        path = Path(r["artifact_path"])
-        where = f"versions: {r['id']}: artifact {path}"
-        if not path.is_file():
-            problems.append(f"{where} is missing")
-            continue
-        if not r["champion"]:
-            continue
-        try:
-            size, digest = _sha256(path)
-        except OSError as exc:
-            problems.append(f"{where}: unreadable ({exc.strerror})")
-            continue
-        if size != r["artifact_size"] or digest != r["artifact_sha256"]:
-            problems.append(
-                f"{where}: sha256 {digest[:12]}... size {size} does not match the recorded "
-                f"{r['artifact_sha256'][:12]}... size {r['artifact_size']}"
-            )
+        problem = _file_problem(
+            Path(r["artifact_path"]),
+            r["artifact_sha256"],
+            r["artifact_size"],
+            hash_it=bool(r["champion"]),
+        )
+        if problem:
+            problems.append(f"versions: {r['id']}: artifact {r['artifact_path']}{problem}")
     return problems
+
+
+def artifact_problem(path: Path, version_id: str) -> str | None:
+    """Why ``version_id``'s artifact could not serve as champion (one line), or None.
+
+    For ``driftd promote`` and ``driftd rollback``: a file that is gone, unreadable, or not the
+    bytes the registry recorded would make every later cycle fail when it loads the champion.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     artifact_problem(Path(d) / "none.db", "churn-v1")
+    "version 'churn-v1': no such version"
+    """
+    row = None
+    if Path(path).exists():
+        try:
+            conn = codec.connect_ro(Path(path))
+            try:
+                row = conn.execute(
+                    "SELECT artifact_path, artifact_sha256, artifact_size, artifact_deleted_at "
+                    "FROM versions WHERE id = ?",
+                    (version_id,),
+                ).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise codec.translate(exc, Path(path)) from None
+    if row is None:
+        return f"version {version_id!r}: no such version"
+    if row["artifact_deleted_at"] is not None:
+        return f"{version_id}: artifact was garbage-collected"
+    problem = _file_problem(
+        Path(row["artifact_path"]), row["artifact_sha256"], row["artifact_size"], hash_it=True
+    )
+    return f"{version_id}: artifact {row['artifact_path']}{problem}" if problem else None
+
+
+def _file_problem(path: Path, sha256: str, size: int | None, *, hash_it: bool) -> str:
+    """'' when the file is there (and, with ``hash_it``, has the recorded size and sha256)."""
+    if not path.is_file():
+        return " is missing"
+    if not hash_it:
+        return ""
+    try:
+        actual_size, digest = _sha256(path)
+    except OSError as exc:
+        return f": unreadable ({exc.strerror})"
+    if actual_size != size or digest != sha256:
+        return (
+            f": sha256 {digest[:12]}... size {actual_size} does not match the recorded "
+            f"{sha256[:12]}... size {size}"
+        )
+    return ""
 
 
 def _sha256(path: Path) -> tuple[int, str]:

@@ -69,9 +69,7 @@ class Buckets:
             return None
         return cls(lo, scale, m)
 
-    def index(
-        self, x: FloatArray, out: npt.NDArray[np.intp] | None = None
-    ) -> npt.NDArray[np.intp]:
+    def index(self, x: FloatArray, out: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.intp]:
         t = x * self.scale
         t += 1.0 - self.lo * self.scale
         np.clip(t, 0.0, self.m + 1, out=t)

@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -157,23 +157,41 @@ def load_model(
         raise ArtifactError(f"{path}: cannot load: {type(exc).__name__}: {exc}") from None
 
 
-def sweep_temp_files(artifact_root: Path) -> list[Path]:
+def sweep_temp_files(
+    artifact_root: Path, *, skip: Collection[Path] = (), before: float | None = None
+) -> list[Path]:
     """Remove ``.tmp-*`` files and directories left by interrupted writes or trainings.
 
-    Call it when no training runs (the daemon does so at start-up, before scheduling). Symlinks
-    are never followed. Returns what was removed.
+    Call it when no training runs (the daemon does so at start-up, before scheduling), or pass
+    the directories where one may run (a concurrent ``driftd check``) as ``skip``: nothing below
+    them is touched; ``before`` (a ``time.time()``) spares entries modified since, so a writer
+    that started after the caller looked cannot lose its file. Symlinks are never followed.
+    Returns what was removed.
     """
+    skipped = {os.path.normpath(s) for s in skip}
     removed: list[Path] = []
+
+    def fresh(path: Path) -> bool:
+        try:
+            return before is not None and path.lstat().st_mtime >= before
+        except FileNotFoundError:
+            return True  # gone already: nothing to remove
+
     for here, dirs, files in os.walk(artifact_root):
         base = Path(here)
+        if os.path.normpath(here) in skipped:
+            dirs.clear()
+            continue
         for name in files:
-            if name.startswith(TEMP_PREFIX):
+            if name.startswith(TEMP_PREFIX) and not fresh(base / name):
                 (base / name).unlink(missing_ok=True)
                 removed.append(base / name)
         for name in list(dirs):
             if name.startswith(TEMP_PREFIX):
                 dirs.remove(name)
                 target = base / name
+                if fresh(target):
+                    continue
                 if target.is_symlink():
                     target.unlink()
                 else:

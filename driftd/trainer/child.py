@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,10 +36,13 @@ from driftd.trainer.artifacts import (
     untrusted_types,
     write_atomic,
 )
+from driftd.trainer.env import code_record, command_files
 
 
 def main(argv: Sequence[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    if spec.get("umask") is not None:
+        os.umask(int(spec["umask"]))  # what the child and its command write gets driftd's modes
     _apply_limits(spec.get("memory_mb"), spec.get("cpu_seconds"))
     _die_with_parent(int(spec["parent_pid"]))
     result_path = Path(spec["result"])
@@ -99,10 +102,32 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that gives a command the same PDEATHSIG (None where prctl is missing).
+
+    libc is looked up here, before the fork, so the hook only makes two system calls.
+    """
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # this child died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
 def _run(spec: dict[str, Any]) -> dict[str, Any]:
     out_dir = Path(spec["out_dir"])
     if spec["way"] == "command":
-        return _run_command(spec["command"], Path(spec["train"]), out_dir)
+        code = code_record("command", command_files(list(spec["command"])))
+        return {**_run_command(spec["command"], Path(spec["train"]), out_dir), "code": code}
     import pandas as pd
 
     frame = pd.read_parquet(spec["train"])
@@ -116,10 +141,14 @@ def _run(spec: dict[str, Any]) -> dict[str, Any]:
         model = build_estimator(cfg, features, spec["categorical"])
         model.fit(frame[features], frame[target])
     else:
-        model = _entrypoint(spec["entrypoint"])(frame, features, target)
+        fit = _entrypoint(spec["entrypoint"])
+        module_file = getattr(sys.modules.get(fit.__module__), "__file__", None)
+        code = code_record("entrypoint", [module_file] if module_file else [])
+        model = fit(frame, features, target)
         _check_fitted(model, spec["entrypoint"])
     trusted = list(spec["trusted_types"])
-    return _save(model, out_dir, allow_pickle=bool(spec["allow_pickle"]), trusted=trusted)
+    saved = _save(model, out_dir, allow_pickle=bool(spec["allow_pickle"]), trusted=trusted)
+    return saved if spec["way"] == "estimator" else {**saved, "code": code}
 
 
 def _entrypoint(text: str) -> Any:
@@ -196,8 +225,15 @@ def _run_command(command: Sequence[str], train: Path, out_dir: Path) -> dict[str
     print(f"running: {shlex.join(argv)}", flush=True)
     try:
         try:
-            # Same process group as this child, so the timeout's killpg reaches it too.
-            rc = subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode
+            # Same process group as this child, so the timeout's killpg reaches it too. The
+            # command dies with this child: if the daemon is killed (and so this child, by its
+            # PDEATHSIG), a command left running would write after the next start-up sweep.
+            rc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                check=False,
+                preexec_fn=_die_with_parent_hook(),  # safe: this child runs no threads
+            ).returncode
         except OSError as exc:
             raise TrainingError(f"command {argv[0]!r} could not start: {exc.strerror}") from None
         if rc < 0:
@@ -230,4 +266,10 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    # The result file is written: leave now. A normal interpreter exit joins the trainer's
+    # non-daemon multiprocessing workers (forever, if they hang) and runs its atexit hooks, so a
+    # crash would be reported as a timeout; the parent kills the group's stragglers anyway.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from driftd.config import TrainingConfig
 from driftd.domain import TrainedModel
 from driftd.durations import format_duration
-from driftd.errors import TrainingError
+from driftd.errors import DriftdError, TrainingError
+from driftd.permissions import Access, secure
 from driftd.trainer.artifacts import SKOPS_NAME, sha256_file, untrusted_types
 from driftd.trainer.env import child_environment, environment
 from driftd.trainer.groups import (
@@ -58,12 +59,15 @@ def train(
     out_dir: Path,
     log_dir: Path,
     timestamp: str | None = None,
+    access: Access | None = None,
 ) -> TrainedModel:
     """Fit a candidate in a child process and write ``out_dir/model.skops``.
 
     Raises TrainingError with a one-line reason when the child times out, crashes, fails or
     returns something unusable; the child's full output is in the log file in ``log_dir``.
     ``timestamp`` (optional) names a column whose range is recorded as time_min/time_max.
+    ``access`` (the config's ``group``) sets the modes and group of what is written: the child
+    runs under the matching umask, and the parent fixes the log and the artifact.
     """
     from driftd.fingerprint import frame_sha256
 
@@ -114,6 +118,7 @@ def train(
             "memory_mb": cfg.memory_mb,
             "cpu_seconds": cfg.cpu_seconds,
             "parent_pid": os.getpid(),
+            "umask": access.umask if access is not None else None,
         }
         spec_file = work / "spec.json"
         spec_file.write_text(json.dumps(spec, allow_nan=False), encoding="utf-8")
@@ -122,9 +127,13 @@ def train(
         except OSError as exc:  # the log or work directory is unwritable
             raise TrainingError(f"{exc.filename or log_path}: {exc.strerror or exc}") from None
         result = _read_result(work / "result.json")
+        if access is not None:
+            _secure(log_path, access)
         artifact, sha, size = _check_outcome(
             cfg, rc=rc, why=why, result=result, out_dir=out_dir, log_path=log_path
         )
+        if access is not None:
+            _secure(artifact, access)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return TrainedModel(
@@ -142,6 +151,7 @@ def train(
         log_path=str(log_path),
         features=tuple(features),
         environment=environment(),
+        code=_code(result),
     )
 
 
@@ -291,10 +301,44 @@ def _describe_way(cfg: TrainingConfig) -> str:
 
 
 def _time_bound(frame: pd.DataFrame, column: str | None, which: str) -> str | None:
-    if column is None or column not in frame.columns or frame[column].isna().all():
+    """The earliest or latest time in ``column``, ISO-8601 in UTC (``+00:00``).
+
+    A column not parsed yet (the reference as read from CSV) is parsed as sources does: text
+    as ISO-8601 (naive is UTC), numbers as epoch seconds. Unparseable values are ignored.
+    """
+    import pandas as pd
+
+    if column is None or column not in frame.columns:
         return None
-    value = frame[column].min() if which == "min" else frame[column].max()
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    values = frame[column]
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(dtype):
+        values = values.dt.tz_localize("UTC")
+    elif pd.api.types.is_bool_dtype(dtype):
+        return None
+    elif pd.api.types.is_numeric_dtype(dtype):
+        values = pd.to_datetime(values, unit="s", utc=True, errors="coerce")
+    else:
+        values = pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+    values = values.dropna()
+    if len(values) == 0:
+        return None
+    value = values.min() if which == "min" else values.max()
+    return str(value.tz_convert("UTC").isoformat())
+
+
+def _code(result: dict[str, Any] | None) -> dict[str, Any] | None:
+    code = (result or {}).get("code")
+    return code if isinstance(code, dict) else None
+
+
+def _secure(path: Path, access: Access) -> None:
+    try:
+        secure(path, access)
+    except DriftdError as exc:
+        raise TrainingError(str(exc)) from None
 
 
 def _read_result(path: Path) -> dict[str, Any] | None:

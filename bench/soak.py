@@ -1,0 +1,298 @@
+"""Soak test: ``driftd run`` for at least N cycles on an accelerated schedule; does it leak?
+
+Run: ``.venv/bin/python bench/soak.py [--cycles 1000] [--sample 5] [--dir DIR]``. Starts the real
+``driftd run`` (a child process) on small seeded data with three models checked every second:
+
+- ``steady``: LogisticRegression, retrained when drift persists or the champion is 30 s old
+  (``max_age``), at most every 15 s (``cooldown``), so every path runs over and over: check,
+  train in a child, evaluate against the champion, decide, record;
+- ``drifting``: the same with ``max_age = "45s"``;
+- ``broken``: a training command that always fails; with no champion yet, it is tried again at
+  every check (the failure path: a child process, a failed training, a failed run, each second).
+
+Every ``--sample`` seconds it reads the daemon's RSS (``VmRSS``) and thread count from
+``/proc/PID/status`` and its open file descriptors from ``/proc/PID/fd``, and prints a row. At
+the end (SIGTERM, which must exit 0) it compares the samples after warm-up (the first
+``--warmup`` share of the cycles, 10 % by default) with warm-up: RSS must stay within
+``--rss-tolerance`` (5 %) of the warm-up peak, and the last tenth of the samples may not sit more
+than that above the first tenth after warm-up. Threads and the fixed fds (stdio, the lock file)
+may not rise above their warm-up maximum at all. Registry fds (SQLite connections) and work fds
+(a data file being read, a running training's log, a starting child's pipe) come and go with the
+work in flight, so each sample is held to a bound instead: two per thread plus two per model
+(+1 for the shared ``-shm``), and five per model. Exit 1 if any of that fails, 2 if the daemon
+died or the run timed out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from driftd import synth
+
+MODELS = (
+    # name, how it trains, [models.policy] lines
+    ("steady", 'estimator = "sklearn.linear_model.LogisticRegression"', 'max_age = "30s"'),
+    ("drifting", 'estimator = "sklearn.linear_model.LogisticRegression"', 'max_age = "45s"'),
+    ("broken", 'command = ["{false}", "{{model}}"]', ""),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    elapsed: float
+    cycles: int
+    trainings: int
+    rss_kib: int
+    fds: int  # all open file descriptors, the sum of the three kinds below
+    registry_fds: int  # the registry file and its -wal and -shm (SQLite connections)
+    work_fds: int  # work in flight: data files being read, a training's log, Popen's pipes
+    fixed_fds: int  # everything else: stdio, the lock file, /dev/null, sockets
+    threads: int
+
+
+def config_text(every: str) -> str:
+    parts = ['registry = "state/registry.db"\nartifacts = "state/artifacts"\nlog_level = "info"\n']
+    false = shutil.which("false") or "/bin/false"
+    for name, way, policy in MODELS:
+        parts.append(f"""
+[[models]]
+name = "{name}"
+every = "{every}"
+misfire_grace = "1m"
+
+[models.data]
+reference = "data/reference.csv"
+live = "data/live/*.csv"
+timestamp = "ts"
+target = "label"
+window = "1d"
+categorical = ["plan", "region"]
+
+[models.training]
+{way.format(false=false)}
+window = "1d"
+timeout = "2m"
+
+[models.promotion]
+min_holdout = 50
+bootstrap = 200
+
+[models.policy]
+cooldown = "15s"
+max_retrains_per_day = 100000
+{policy}
+""")
+    return "".join(parts)
+
+
+def driftd_argv() -> list[str]:
+    exe = shutil.which("driftd", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "driftd.cli"]
+
+
+def counts(registry: Path) -> tuple[int, int]:
+    """(finished runs, trainings) so far; (0, 0) while the daemon is still creating the file."""
+    if not registry.exists():
+        return 0, 0
+    try:
+        with closing(sqlite3.connect(f"file:{registry}?mode=ro", uri=True, timeout=10)) as c:
+            runs = c.execute("SELECT count(*) FROM runs WHERE finished_at IS NOT NULL").fetchone()
+            trainings = c.execute("SELECT count(*) FROM trainings").fetchone()
+            return int(runs[0]), int(trainings[0])
+    except sqlite3.OperationalError:
+        return 0, 0
+
+
+def probe(pid: int, registry: Path, work: Path) -> tuple[int, list[int], int]:
+    """(VmRSS in KiB, [registry, work, fixed] fds, threads) of a live process, from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.split()
+    kinds = [0, 0, 0]
+    database = {str(registry) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed since the listing
+        if target in database:
+            kinds[0] += 1
+        elif target.startswith((str(work / "state" / "artifacts") + os.sep, "pipe:")) or (
+            target.startswith(str(work / "data") + os.sep)
+        ):
+            kinds[1] += 1
+        else:
+            kinds[2] += 1
+    return int(fields["VmRSS"][0]), kinds, int(fields["Threads"][0])
+
+
+def judge(samples: list[Sample], target: int, warmup: float, tolerance: float) -> list[str]:
+    """Print the verdict lines; return the failures."""
+    warm = [s for s in samples if s.cycles < warmup * target]
+    after = [s for s in samples if s.cycles >= warmup * target]
+    if not warm or len(after) < 10:
+        return ["too few samples to judge (raise --cycles or lower --sample)"]
+    tenth = max(1, len(after) // 10)
+    mib = 1024.0
+    warm_peak = max(s.rss_kib for s in warm)
+    peak = max(s.rss_kib for s in after)
+    first = statistics.median(s.rss_kib for s in after[:tenth])
+    last = statistics.median(s.rss_kib for s in after[-tenth:])
+    failures = []
+    print(f"\nwarm-up: {len(warm)} samples (< {warmup * target:.0f} cycles); after: {len(after)}")
+    print(
+        f"RSS     warm-up peak {warm_peak / mib:.1f} MiB; after warm-up min "
+        f"{min(s.rss_kib for s in after) / mib:.1f}, max {peak / mib:.1f} MiB "
+        f"({(peak / warm_peak - 1) * 100:+.1f} % vs the warm-up peak)"
+    )
+    print(
+        f"        first tenth after warm-up (median) {first / mib:.1f} MiB, last tenth "
+        f"{last / mib:.1f} MiB ({(last / first - 1) * 100:+.1f} %)"
+    )
+    if peak > warm_peak * (1 + tolerance):
+        failures.append(
+            f"RSS peak {peak / mib:.1f} MiB exceeds the warm-up peak by > {tolerance:.0%}"
+        )
+    if last > first * (1 + tolerance):
+        failures.append(
+            f"RSS grew {(last / first - 1) * 100:.1f} % between the first and last tenth"
+        )
+    # Threads and the fixed fds must not move at all once warmed up.
+    for name in ("threads", "fixed_fds"):
+        w = max(getattr(s, name) for s in warm)
+        values = [getattr(s, name) for s in after]
+        print(f"{name:<13}warm-up max {w}; after warm-up {min(values)}..{max(values)}")
+        if max(values) > w:
+            failures.append(f"{name} rose above the warm-up maximum ({max(values)} > {w})")
+    # The others come and go with the work in flight, so they are held to their bounds: one
+    # SQLite connection per thread plus a read-only one per running cycle (the database file
+    # and its WAL each; one -shm for all); per model, a data file being read, a training's log
+    # and temp file, and the two ends of the pipe Popen uses while it starts the child.
+    models = len(MODELS)
+    for name, bound in (
+        ("registry_fds", lambda s: 2 * (s.threads + models) + 1),
+        ("work_fds", lambda s: 5 * models),
+    ):
+        values = [getattr(s, name) for s in after]
+        over = [s for s in after if getattr(s, name) > bound(s)]
+        print(
+            f"{name:<13}after warm-up {min(values)}..{max(values)} "
+            f"(bound {bound(after[-1])}); last tenth {min(values[-tenth:])}..{max(values[-tenth:])}"
+        )
+        if over:
+            failures.append(f"{name} over its bound in {len(over)} samples (e.g. {over[0]})")
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=1000, help="finished runs to wait for")
+    parser.add_argument("--every", default="1s", help="each model's schedule")
+    parser.add_argument("--sample", type=float, default=5.0, help="seconds between samples")
+    parser.add_argument("--warmup", type=float, default=0.1, help="share of cycles ignored")
+    parser.add_argument("--rss-tolerance", type=float, default=0.05)
+    parser.add_argument("--timeout", type=float, help="give up after this many seconds")
+    parser.add_argument("--dir", help="work here and keep it (default: a temporary directory)")
+    args = parser.parse_args(argv)
+
+    work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="driftd-soak-"))
+    work.mkdir(parents=True, exist_ok=True)
+    synth.write_demo_data(work / "data", datetime.now(UTC), rows_per_day=200, reference_rows=600)
+    config = work / "config.toml"
+    config.write_text(config_text(args.every), encoding="utf-8")
+    registry = work / "state" / "registry.db"
+    log = work / "daemon.log"
+    timeout = args.timeout or args.cycles * 2.0 + 300
+    print(f"work dir {work}; {len(MODELS)} models every {args.every}; target {args.cycles} cycles")
+    heads = ("elapsed_s", "cycles", "trainings", "rss_mib", "fds", "reg/wrk/fix", "threads")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (9, 7, 9, 8, 5, 11, 7), strict=True)))
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOTIFY_", "WATCHDOG_"))}
+    # Stopped from outside (kill, Ctrl-C): unwind, so the finally below stops the daemon too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
+    samples: list[Sample] = []
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*driftd_argv(), "run", "--config", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+        )
+    started = time.monotonic()
+    problem = ""
+    try:
+        while True:
+            time.sleep(args.sample)
+            if proc.poll() is not None:
+                problem = f"the daemon exited with {proc.returncode}; see {log}"
+                break
+            cycles, trainings = counts(registry)
+            try:
+                rss, kinds, threads = probe(proc.pid, registry, work)
+            except (OSError, KeyError):
+                continue  # exiting between poll() and the read
+            elapsed = time.monotonic() - started
+            reg, trn, oth = kinds
+            sample = Sample(
+                round(elapsed, 1), cycles, trainings, rss, reg + trn + oth, reg, trn, oth, threads
+            )
+            samples.append(sample)
+            fds = "/".join(map(str, kinds))
+            print(
+                f"{sample.elapsed:>9.1f} {cycles:>7} {trainings:>9} {rss / 1024:>8.1f} "
+                f"{sample.fds:>5} {fds:>11} {threads:>7}",
+                flush=True,
+            )
+            if cycles >= args.cycles:
+                break
+            if elapsed > timeout:
+                problem = f"timed out after {elapsed:.0f}s with {cycles} cycles"
+                break
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                rc = proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                rc = proc.wait()
+                problem = problem or "the daemon did not stop within 60 s of SIGTERM"
+            if rc != 0 and not problem:
+                problem = f"the daemon exited with {rc} after SIGTERM; see {log}"
+    if problem:
+        print(f"\nFAIL: {problem}")
+        return 2
+    cycles, trainings = counts(registry)
+    elapsed = time.monotonic() - started
+    print(f"\n{cycles} cycles and {trainings} trainings in {elapsed:.0f} s; clean stop (exit 0)")
+    failures = judge(samples, args.cycles, args.warmup, args.rss_tolerance)
+    for failure in failures:
+        print(f"FAIL: {failure}")
+    if failures:
+        print(f"kept {work} (daemon.log, the registry) for a look")
+        return 1
+    print("PASS: RSS within tolerance, threads and fixed fds flat, the others within bounds")
+    if not args.dir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
