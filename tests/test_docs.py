@@ -18,7 +18,7 @@ from driftd.config import Config, ModelConfig, Schedule
 from driftd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = {"README.md": REPO / "README.md", "docs/config.md": REPO / "docs" / "config.md"}
+DOCUMENTS = {"README.md": REPO / "README.md"}
 
 # Dataclass fields that are not TOML keys: filled in by the loader itself.
 NOT_KEYS = {(Config, "source")}

@@ -873,13 +873,19 @@ def test_one_registry_shared_by_threads(reg: Registry) -> None:
         reg.ensure_model("churn")
 
 
-# --- docs/registry.md -----------------------------------------------------------------------
+# --- the README's registry section --------------------------------------------------------
 
-DOC = REPO / "docs" / "registry.md"
+README = REPO / "README.md"
+
+
+def _doc() -> str:
+    """The README's "## The registry" section, up to the next top-level section."""
+    text = README.read_text(encoding="utf-8")
+    return text.split("\n## The registry\n", 1)[1].split("\n## ", 1)[0]
 
 
 def _doc_blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    return re.findall(rf"```{language}\n(.*?)```", _doc(), re.S)
 
 
 def _seeded(tmp_path: Path) -> Path:
@@ -897,9 +903,9 @@ def _seeded(tmp_path: Path) -> Path:
 
 
 def test_every_column_is_documented(tmp_path: Path) -> None:
-    """Each table and view has a `### \\`name\\`` section listing every column in backticks."""
+    """Each table and view has a `#### \\`name\\`` section listing every column in backticks."""
     path = _seeded(tmp_path)
-    text = DOC.read_text(encoding="utf-8")
+    text = _doc()
     with raw(path) as c:
         names = [
             r[0]
@@ -912,15 +918,15 @@ def test_every_column_is_documented(tmp_path: Path) -> None:
     c.close()
     missing = []
     for name, cols in columns.items():
-        head = f"### `{name}`"
-        assert head in text, f"docs/registry.md has no section {head}"
-        section = text.split(head, 1)[1].split("\n### ", 1)[0]
+        head = f"#### `{name}`"
+        assert head in text, f"README.md's registry section has no {head}"
+        section = text.split(head, 1)[1].split("\n#### ", 1)[0].split("\n### ", 1)[0]
         missing += [f"{name}.{col}" for col in cols if f"| `{col}` |" not in section]
     assert missing == []
 
 
 def test_documented_queries_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every SQL example in docs/registry.md runs on a real registry, read-only, and the
+    """Every SQL example in the README's registry section runs on a real registry, read-only, and the
     documented hash-chain check passes."""
     path = _seeded(tmp_path)
     queries_sql = _doc_blocks("sql")
@@ -931,4 +937,4 @@ def test_documented_queries_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     c.close()
     (snippet,) = _doc_blocks("python")
     monkeypatch.chdir(tmp_path)
-    exec(compile(snippet, "docs/registry.md", "exec"), {})
+    exec(compile(snippet, "README.md", "exec"), {})

@@ -78,7 +78,7 @@ def test_estimator_way_writes_a_verified_artifact_and_records_everything(tmp_pat
     """The default way: model.skops in out_dir, its sha256 and size, the data fingerprint,
     the time range, the log, the versions; no temp files left; the model predicts like an
     in-process fit of the same pipeline (same seed). A 1 GiB memory_mb cap does not get in
-    the way (see docs/training.md for why lower caps do)."""
+    the way (see the README, "Limits" for why lower caps do)."""
     frame = _frame()
     cfg = TrainingConfig(params={"C": 0.5, "max_iter": 200}, seed=3, memory_mb=1024)
     trained = _train(tmp_path, cfg, frame)

@@ -7,6 +7,6 @@
   pandas, scipy or scikit-learn.
 * :mod:`driftd.registry.schema` - the tables, as an ordered list of migrations.
 
-The schema is documented for people querying the file directly in ``docs/registry.md``.
+The schema is documented for people querying the file directly in the README ("The registry").
 This package's ``__init__`` imports nothing, so importing ``queries`` stays light.
 """
