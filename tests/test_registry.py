@@ -926,8 +926,8 @@ def test_every_column_is_documented(tmp_path: Path) -> None:
 
 
 def test_documented_queries_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every SQL example in the README's registry section runs on a real registry, read-only, and the
-    documented hash-chain check passes."""
+    """Every SQL example in the README's registry section runs on a real registry, read-only,
+    and the documented hash-chain check passes."""
     path = _seeded(tmp_path)
     queries_sql = _doc_blocks("sql")
     assert len(queries_sql) >= 8

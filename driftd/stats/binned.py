@@ -69,10 +69,17 @@ class Buckets:
             return None
         return cls(lo, scale, m)
 
-    def index(self, x: FloatArray, out: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.intp]:
-        t = x * self.scale
+    def index(
+        self,
+        x: FloatArray,
+        out: npt.NDArray[np.intp] | None = None,
+        scratch: FloatArray | None = None,
+    ) -> npt.NDArray[np.intp]:
+        """The bucket of each value; ``out`` and ``scratch`` (as long as ``x``) save allocations."""
+        t = np.multiply(x, self.scale, out=scratch)
         t += 1.0 - self.lo * self.scale
-        np.clip(t, 0.0, self.m + 1, out=t)
+        np.minimum(t, self.m + 1, out=t)  # ufuncs directly: np.clip's wrapper costs per call
+        np.maximum(t, 0.0, out=t)
         if out is None:
             return t.astype(np.intp)
         out[...] = t  # truncation, like astype
@@ -83,34 +90,41 @@ class Buckets:
         return self.lo + np.arange(self.m + 1) / self.scale
 
 
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    counts: IntArray  # values per bucket
+    kept: FloatArray  # sorted values in kept buckets, except those at their bucket's atom
+    at_atom: IntArray  # values at their bucket's atom, per bucket
+    index: npt.NDArray[np.intp]  # the bucket of every value
+
+
 def _scan(
     buckets: Buckets,
     values: FloatArray,
-    keep: BoolArray | None,
+    keep: BoolArray,
     atoms: FloatArray | None = None,
-) -> tuple[IntArray, FloatArray, IntArray]:
-    """Counts per bucket; the values in ``keep`` buckets (sorted) except those equal to their
-    bucket's atom, which are only counted (returned as counts per bucket)."""
+) -> _Scan:
+    """Count ``values`` per bucket in one chunked pass, keeping those in ``keep`` buckets."""
     size = buckets.m + 2
     index = np.empty(values.size, dtype=np.intp)
+    scratch = np.empty(min(CHUNK, values.size))
     kept: list[FloatArray] = []
     # When only the two tails are kept, two comparisons with a margin of one bucket find a
     # superset of their values far more cheaply than looking up every value's bucket.
-    tails_only = keep is not None and np.count_nonzero(keep[1:-1]) == 0
+    tails_only = np.count_nonzero(keep[1:-1]) == 0
     below = buckets.lo + 1.0 / buckets.scale
     above = buckets.lo + (buckets.m - 1) / buckets.scale
     for start in range(0, values.size, CHUNK):
         x = values[start : start + CHUNK]
-        b = buckets.index(x, index[start : start + x.size])
-        if keep is None:
-            continue
+        b = buckets.index(x, index[start : start + x.size], scratch[: x.size])
         if tails_only:
-            near = (x < below) | (x >= above)
+            near = x < below
+            near |= x >= above
         elif atoms is not None:
             near = x != atoms[b]  # a value at its bucket's atom is only counted
         else:
             near = keep[b]
-        if near.any():
+        if np.count_nonzero(near):
             xs = x[near]
             kept.append(xs[keep[buckets.index(xs)]])
     # One count over the whole index: a per-chunk count would clear and add the whole table.
@@ -121,7 +135,29 @@ def _scan(
         off = np.bincount(buckets.index(rest), minlength=size)
         has = ~np.isnan(atoms)
         at_atom[has] = counts[has] - off[has]
-    return counts, rest, at_atom
+    return _Scan(counts, rest, at_atom, index)
+
+
+def _heavy_values(
+    finite: FloatArray,
+    index: npt.NDArray[np.intp],
+    exact: BoolArray,
+    counts: IntArray,
+) -> tuple[FloatArray, IntArray]:
+    """Distinct values and counts in the exact buckets. A bucket holding one value only (an
+    integer column's buckets) is found without sorting its copies."""
+    first = np.full(counts.size, np.nan)
+    first[index[::-1]] = finite[::-1]  # the first value seen in each bucket (the last write wins)
+    mixed = np.zeros(counts.size, dtype=np.bool_)
+    mixed[index[finite != first[index]]] = True
+    mixed &= exact
+    single = np.flatnonzero(exact & ~mixed & (counts > 0))
+    loose = mixed[index]
+    loose_values, loose_n = np.unique(finite[loose] if loose.any() else [], return_counts=True)
+    values = np.concatenate((loose_values, first[single]))
+    weights = np.concatenate((loose_n, counts[single])).astype(np.int64)
+    order = np.argsort(values, kind="stable")
+    return values[order], weights[order]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -132,7 +168,8 @@ class BinnedReference:
     counts: IntArray
     exact: BoolArray  # buckets whose values are kept: the tails and the heavy ones
     atoms: FloatArray  # an exact bucket's only distinct value, else NaN
-    values: FloatArray  # sorted reference values in exact buckets
+    values: FloatArray  # distinct reference values in exact buckets, sorted
+    weights: IntArray  # how many reference values equal each of ``values``
     value_buckets: npt.NDArray[np.intp]  # the bucket of each of ``values``
     edges: FloatArray  # left edge of buckets 1..m+1
     n: int
@@ -148,26 +185,25 @@ class BinnedReference:
         n = int(finite.size)
         tails = np.zeros(buckets.m + 2, dtype=np.bool_)
         tails[[0, -1]] = True
-        counts, values, _ = _scan(buckets, finite, tails)
+        scan = _scan(buckets, finite, tails)
+        counts = scan.counts
         exact = counts > TOLERANCE * n
         exact[[0, -1]] = True
-        if np.count_nonzero(exact) > 2:  # heavy buckets: a second pass keeps their values
-            _, values, _ = _scan(buckets, finite, exact)
-        ids = buckets.index(values)
         atoms = np.full(buckets.m + 2, np.nan)
-        where = np.flatnonzero(exact)
-        first = np.searchsorted(ids, where, side="left")
-        last = np.searchsorted(ids, where, side="right") - 1
-        if values.size:
-            top = values.size - 1
-            lo_v, hi_v = values[np.clip(first, 0, top)], values[np.clip(last, 0, top)]
-            single = (last >= first) & (lo_v == hi_v)
-            atoms[where[single]] = lo_v[single]
+        if np.count_nonzero(exact) > 2:
+            values, weights = _heavy_values(finite, scan.index, exact, counts)
+        else:
+            values, weights = np.unique(scan.kept, return_counts=True)
+        del scan
+        ids = buckets.index(values)
+        distinct = np.bincount(ids, minlength=buckets.m + 2)
+        single = np.flatnonzero(exact & (distinct == 1))
+        atoms[single] = values[np.searchsorted(ids, single, side="left")]
         with np.errstate(over="ignore", invalid="ignore"):  # overflow shows as a NaN SD
             mean = float(np.mean(finite))
             sd = float(np.std(finite))
         edges = buckets.left_edges()
-        return cls(buckets, counts, exact, atoms, values, ids, edges, n, mean, sd)
+        return cls(buckets, counts, exact, atoms, values, weights, ids, edges, n, mean, sd)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -183,8 +219,8 @@ class BinnedSample:
 
     @classmethod
     def build(cls, ref: BinnedReference, finite: FloatArray) -> BinnedSample:
-        counts, values, at_atom = _scan(ref.buckets, finite, ref.exact, ref.atoms)
-        return cls(counts, values, at_atom, int(finite.size))
+        scan = _scan(ref.buckets, finite, ref.exact, ref.atoms)
+        return cls(scan.counts, scan.kept, scan.at_atom, int(finite.size))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +253,11 @@ def _points(ref: BinnedReference, live: BinnedSample) -> _Points:
     cum_r = np.concatenate(([0], np.cumsum(ref.counts)))
     cum_l = np.concatenate(([0], np.cumsum(live.counts)))
     start_r = np.searchsorted(ref.value_buckets, k, side="left")
+    cwr = np.concatenate(([0], np.cumsum(ref.weights)))
     start_l = np.searchsorted(b.index(lv), k, side="left")
 
     def gap(side: str) -> FloatArray:
-        r = cum_r[k] + np.searchsorted(ref.values, x, side=side) - start_r  # type: ignore[call-overload]
+        r = cum_r[k] + cwr[np.searchsorted(ref.values, x, side=side)] - cwr[start_r]  # type: ignore[call-overload]
         li = cum_l[k] + cw[np.searchsorted(lv, x, side=side)] - cw[start_l]  # type: ignore[call-overload]
         return np.asarray(r / ref.n - li / live.n, dtype=np.float64)
 
