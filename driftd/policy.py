@@ -6,7 +6,8 @@ rule is testable with plain values and every decision comes with a one-line reas
 Retrain triggers, in priority order (the first that fires names the retrain; the others that
 also fired are listed after it in the reason):
 
-1. ``no_champion``: there is nothing to serve yet; never rate-limited.
+1. ``no_champion``: there is nothing to serve yet; after a failed first training the
+   cool-down and the daily cap apply, so a broken training does not retry every cycle.
 2. ``performance``: the champion's metric on labelled live rows fell more than
    ``policy.performance_drop`` below its recorded holdout value. Fires on one measurement: it
    is the harm itself, not a symptom, and ``min_holdout`` rows bound its noise.
@@ -144,7 +145,13 @@ def should_retrain(history: History, inputs: PolicyInputs) -> RetrainDecision:
     ('drift', 'drift in 2 of the last 2 checks (>= 2) (also prediction_drift)')
     """
     if not history.has_champion:
-        return RetrainDecision(True, "no champion yet: training the first model", "no_champion")
+        # Any training in the history failed (else there would be a champion): the cool-down
+        # and the cap keep a broken first training from retrying every cycle.
+        reason = "no champion yet: training the first model"
+        blocked = _rate_limit(history.retrain_times, inputs.policy, inputs.now)
+        if blocked:
+            return RetrainDecision(False, f"{reason}, but {blocked}", "no_champion")
+        return RetrainDecision(True, reason, "no_champion")
     fired: list[tuple[str, str]] = []
     perf = history.performance
     if perf is not None and perf.breached:
@@ -156,7 +163,8 @@ def should_retrain(history: History, inputs: PolicyInputs) -> RetrainDecision:
             continue  # not monitored
         hits = sum(recent)
         counts.append(
-            f"{words} in {hits}" + ("" if counts else f" of the last {len(recent)} checks")
+            f"{words} in {hits} of "
+            + (f"{len(recent)}" if counts else f"the last {len(recent)} checks")
         )
         if hits >= inputs.k:
             fired.append(
