@@ -1,11 +1,12 @@
 """Crash-safety fault injection at scale: kill -9 a real ``driftd run`` hundreds of times.
 
-Run: ``.venv/bin/python bench/faults.py --kills 500 --seed 1`` (about 3-6 s a kill on two cores:
-every kill costs a fresh daemon start). The campaign is ``tests/faultkit.py``'s, the one the
-test suite runs with a handful of kills: a model that retrains and promotes on every cycle;
+Run: ``.venv/bin/python bench/faults.py --kills 500 --seed 1`` (5-10 s a kill on two shared
+cores: every kill costs a fresh daemon start). The campaign is ``tests/faultkit.py``'s, the one
+the test suite runs with a handful of kills: a model that retrains and promotes on every cycle;
 each kill at a seeded moment (random time, start-up sweep, training child, artifact write,
-evaluation before the promotion commit, or a ``driftd check`` killed instead of the daemon);
-after every restart the invariants of ``faultkit.check_after_sweep``.
+evaluation before the promotion commit, the commit of the version row or of the decision, or
+a ``driftd check`` killed instead of the daemon); after every restart the invariants of
+``faultkit.check_after_sweep``.
 
 Prints the kills per phase (read back from what each kill left), every invariant violation
 (there should be none), the temp files and unreferenced version directories the kills left and

@@ -17,10 +17,10 @@ the end (SIGTERM, which must exit 0) it compares the samples after warm-up (the 
 ``--rss-tolerance`` (5 %) of the warm-up peak, and the last tenth of the samples may not sit more
 than that above the first tenth after warm-up. Threads and the fixed fds (stdio, the lock file)
 may not rise above their warm-up maximum at all. Registry fds (SQLite connections) and work fds
-(a data file being read, a running training's log, a starting child's pipe) come and go with the
-work in flight, so each sample is held to a bound instead: two per thread plus two per model
-(+1 for the shared ``-shm``), and five per model. Exit 1 if any of that fails, 2 if the daemon
-died or the run timed out.
+(a data file being read, a running training's log, a starting child's pipe and /dev/null) come
+and go with the work in flight, so each sample is held to a bound instead: two per thread plus
+two per model (+1 for the shared ``-shm``), and six per model (+1 for stdin). Exit 1 if any of
+that fails, 2 if the daemon died or the run timed out.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class Sample:
     rss_kib: int
     fds: int  # all open file descriptors, the sum of the three kinds below
     registry_fds: int  # the registry file and its -wal and -shm (SQLite connections)
-    work_fds: int  # work in flight: data files being read, a training's log, Popen's pipes
-    fixed_fds: int  # everything else: stdio, the lock file, /dev/null, sockets
+    work_fds: int  # in flight: data being read, a training's log, Popen's pipe and /dev/null
+    fixed_fds: int  # everything else: stdout and stderr, the lock file, sockets
     threads: int
 
 
@@ -126,6 +126,7 @@ def probe(pid: int, registry: Path, work: Path) -> tuple[int, list[int], int]:
         fields[key] = value.split()
     kinds = [0, 0, 0]
     database = {str(registry) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    in_flight = (str(work / "state" / "artifacts") + os.sep, str(work / "data") + os.sep, "pipe:")
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
@@ -133,9 +134,7 @@ def probe(pid: int, registry: Path, work: Path) -> tuple[int, list[int], int]:
             continue  # closed since the listing
         if target in database:
             kinds[0] += 1
-        elif target.startswith((str(work / "state" / "artifacts") + os.sep, "pipe:")) or (
-            target.startswith(str(work / "data") + os.sep)
-        ):
+        elif target.startswith(in_flight) or target == os.devnull:
             kinds[1] += 1
         else:
             kinds[2] += 1
@@ -183,11 +182,11 @@ def judge(samples: list[Sample], target: int, warmup: float, tolerance: float) -
     # The others come and go with the work in flight, so they are held to their bounds: one
     # SQLite connection per thread plus a read-only one per running cycle (the database file
     # and its WAL each; one -shm for all); per model, a data file being read, a training's log
-    # and temp file, and the two ends of the pipe Popen uses while it starts the child.
+    # and temp file, and what Popen opens while it starts the child (a pipe, /dev/null).
     models = len(MODELS)
     for name, bound in (
         ("registry_fds", lambda s: 2 * (s.threads + models) + 1),
-        ("work_fds", lambda s: 5 * models),
+        ("work_fds", lambda s: 6 * models + 1),
     ):
         values = [getattr(s, name) for s in after]
         over = [s for s in after if getattr(s, name) > bound(s)]

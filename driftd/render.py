@@ -120,5 +120,7 @@ def extra_lines(rows: Sequence[Mapping[str, Any]], width: int = 10) -> list[str]
         name = str(worst["feature"]).partition(":")[2]
         more = f" (+{len(items) - 1} more)" if len(items) > 1 and scope == "prediction" else ""
         label = f"{scope:<{width}}" if len(scope) < width else f"{scope} "
-        lines.append(f"  {label}{worst['state']}  {name}: {cell(worst.get('detail'))}{more}")
+        detail = cell(worst.get("detail"))
+        said = detail if detail.startswith(name) else f"{name}: {detail}"  # performance:roc_auc
+        lines.append(f"  {label}{worst['state']}  {said}{more}")
     return lines

@@ -37,7 +37,7 @@ from driftd import synth
 MODEL = "churn"
 TRAINING_PHASES = frozenset({"train-setup", "training", "artifact-write"})
 PROMOTION_PHASES = frozenset({"evaluate", "commit", "decided"})
-TARGETS = ("timed", "training", "artifact", "promotion", "startup", "check")
+TARGETS = ("timed", "training", "artifact", "promotion", "commit", "decided", "startup", "check")
 SWEEP_LINE = "startup.sweep"
 _POLL = 0.003
 REAP_GRACE = 0.5  # the kernel delivers PDEATHSIG as the parent exits
@@ -539,39 +539,29 @@ def campaign(
     started = time.monotonic()
     before: Snapshot | None = None
     index = 0
+    warm: Daemon | None = None
     if warmup:
-        # A champion first, so that later kills land in promotions rather than bootstraps.
-        daemon = Daemon(ws, index)
+        # A champion first, so that later kills land in promotions rather than bootstraps; the
+        # same daemon is then the first one killed (a start costs seconds of imports).
+        warm = Daemon(ws, index)
         index += 1
-        if not _wait_decisions(ws, 1, 60):
-            report.violate("no-progress", "no bootstrap within 60 s")
-        if daemon.stop() != 0:
-            report.violate("stop-rc", f"{daemon.log.name}: exit {daemon.proc.returncode}")
+        if not _wait_decisions(ws, 1, 120):
+            report.violate("no-progress", "no bootstrap within 120 s")
     for i in range(kills):
         if budget_s is not None and time.monotonic() - started > budget_s:
             break
         target = targets[i % len(targets)] if rotate else rng.choice(targets)
         known = version_dirs(ws)
-        if target == "check":
-            # `driftd check` takes no lock and runs no sweep: the next daemon start must clean
-            # up after it. Its clock is now, or an hour ago (a replay: the cool-down after the
-            # daemon's later trainings usually stops it before it trains).
-            back = timedelta(hours=rng.choice((0, 1)))
-            replay = (datetime.now(UTC) - back).isoformat()
-            daemon = Daemon(ws, index, ("check", "--now", replay))
-        else:
-            daemon = Daemon(ws, index)
-        index += 1
-        if target == "startup":
-            time.sleep(rng.uniform(0.0, 1.5))
-        elif target == "check":
-            _wait_target(ws, rng.choice(("timed", "training", "promotion")), known, rng, 4.0)
-        else:
-            if not daemon.wait_for(SWEEP_LINE, 60):
-                report.violate("no-sweep", daemon.log.name)
-            elif before is not None:
-                _check(ws, before, daemon, report)
+        if warm is not None and target not in ("check", "startup"):
+            daemon, warm = warm, None
             _wait_target(ws, target, known, rng)
+        else:
+            if warm is not None:
+                if warm.stop() != 0:
+                    report.violate("stop-rc", f"{warm.log.name}: exit {warm.proc.returncode}")
+                warm = None
+            daemon = _start_and_aim(ws, index, target, known, before, rng, report)
+            index += 1
         swept = SWEEP_LINE in daemon.text() or target == "check"
         if not daemon.kill9() and target != "check":
             report.violate("daemon-exited", f"{daemon.log.name} rc={daemon.proc.returncode}")
@@ -586,9 +576,43 @@ def campaign(
         report.orphans_seen.update(before.orphans)
         if progress is not None:
             progress(i, report)
+    if warm is not None and warm.stop() != 0:  # no kill happened
+        report.violate("stop-rc", f"{warm.log.name}: exit {warm.proc.returncode}")
     _finish(ws, before, Daemon(ws, index), report)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _start_and_aim(
+    ws: Workspace,
+    index: int,
+    target: str,
+    known: set[Path],
+    before: Snapshot | None,
+    rng: random.Random,
+    report: Report,
+) -> Daemon:
+    """Start the process to kill; once a daemon has swept, check the previous kill's state;
+    then wait for the moment ``target`` names."""
+    if target == "check":
+        # `driftd check` takes no lock and runs no sweep: the next daemon start must clean up
+        # after it. Its clock is now, or an hour ago (a replay: the cool-down after the
+        # daemon's later trainings usually stops it before it trains).
+        back = timedelta(hours=rng.choice((0, 1)))
+        replay = (datetime.now(UTC) - back).isoformat()
+        daemon = Daemon(ws, index, ("check", "--now", replay))
+        _wait_target(ws, rng.choice(("timed", "training", "promotion")), known, rng, 4.0)
+        return daemon
+    daemon = Daemon(ws, index)
+    if target == "startup":
+        time.sleep(rng.uniform(0.0, 1.5))
+        return daemon
+    if not daemon.wait_for(SWEEP_LINE, 60):
+        report.violate("no-sweep", daemon.log.name)
+    elif before is not None:
+        _check(ws, before, daemon, report)
+    _wait_target(ws, target, known, rng)
+    return daemon
 
 
 def _check(ws: Workspace, before: Snapshot, daemon: Daemon, report: Report) -> None:
@@ -602,11 +626,24 @@ def _check(ws: Workspace, before: Snapshot, daemon: Daemon, report: Report) -> N
 def _wait_target(
     ws: Workspace, target: str, known: set[Path], rng: random.Random, span: float = 2.5
 ) -> None:
-    """Sleep until the moment ``target`` names (or 20 s), plus a seeded random delay."""
+    """Sleep until the moment ``target`` names (or 20 s), plus a seeded random delay.
+
+    ``commit`` fires as soon as the cycle's version row is committed (the kill then lands
+    between it and the decision, or between the decision and the run's end); ``decided`` a
+    few milliseconds after its decision, so the pointer moves before the kill.
+    """
     if target == "timed":
         time.sleep(rng.uniform(0.0, span))
         return
     deadline = time.monotonic() + 20
+    if target in ("commit", "decided"):
+        table = "versions" if target == "commit" else "decisions"
+        base = _count(ws, table)
+        while time.monotonic() < deadline and _count(ws, table) <= base:
+            time.sleep(_POLL)
+        if target == "decided":
+            time.sleep(rng.uniform(0.0, 0.02))
+        return
     while time.monotonic() < deadline:
         for d in version_dirs(ws) - known:
             try:
@@ -707,10 +744,14 @@ def _wait_decisions(ws: Workspace, count: int, timeout: float) -> bool:
 
 
 def _decision_count(ws: Workspace) -> int:
+    return _count(ws, "decisions")
+
+
+def _count(ws: Workspace, table: str) -> int:
     if not ws.registry.exists():
         return 0
     with connect_ro(ws.registry) as c:
         try:
-            return int(c.execute("SELECT count(*) FROM decisions").fetchone()[0])
+            return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
         except sqlite3.OperationalError:
             return 0

@@ -466,10 +466,10 @@ def test_sighup_reload_applies_a_valid_config_and_keeps_the_old_one_otherwise(
         reload(_write_text(_model(every="1h")), "STATUS=config reloaded; monitoring 1 model(s)")
         time.sleep(0.5)  # a fraud cycle that had just begun has recorded its run by now
         fraud_runs = len(_rows(config, "SELECT id FROM runs WHERE model = 'fraud'"))
-        time.sleep(2.5)
+        time.sleep(1.5)  # fraud ran every second
         assert len(_rows(config, "SELECT id FROM runs WHERE model = 'fraud'")) == fraud_runs
         assert len(_rows(config, "SELECT id FROM runs WHERE model = 'churn'")) == churn_runs
-        assert list(_status(config)["daemon"]["next_runs"]) == ["churn"]
+        assert list(queries.status(registry)["daemon"]["next_runs"]) == ["churn"]
         manager.wait_for(lambda m: "(next check churn)" in m and "fraud" not in m)
         assert daemon.proc.poll() is None
 

@@ -121,6 +121,7 @@ def bootstrapped(tmp_path: Path) -> tuple[faultkit.Workspace, str]:
     return ws, champion
 
 
+@pytest.mark.slow  # three `driftd check` processes: ~20 s on two idle cores
 def test_disk_full_at_promotion_keeps_the_champion(
     bootstrapped: tuple[faultkit.Workspace, str],
 ) -> None:

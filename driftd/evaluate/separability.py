@@ -108,8 +108,13 @@ def separability(
         raise EvaluationError(
             f"the multivariate check needs at least 2 rows per side (got {len(ref)} and {len(cur)})"
         )
-    columns = list(reference.columns)
-    x, is_cat = _encode(ref, cur, columns, set(categorical))
+    x, is_cat = _encode(ref, cur, list(reference.columns), set(categorical))
+    # A column missing everywhere separates nothing (and trips HistGradientBoosting's binning).
+    usable = np.asarray(~np.isnan(x).all(axis=0), dtype=bool)
+    columns = [c for c, keep in zip(reference.columns, usable.tolist(), strict=True) if keep]
+    if not columns:
+        raise EvaluationError("the multivariate check found no column with a value")
+    x, is_cat = x[:, usable], is_cat[usable]
     y = np.concatenate((np.zeros(len(ref), dtype=bool), np.ones(len(cur), dtype=bool)))
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
@@ -122,8 +127,15 @@ def separability(
     # time (spinning threads) for every size up to 20k rows per side, where one took 0.7 s.
     with threadpool_limits(limits=1, user_api="openmp"):
         for train, test in splits:
-            model = _classifier(is_cat, seed).fit(x[train], y[train])
-            auc, p = mann_whitney_auc(model.predict_proba(x[test])[:, 1], y[test])
+            try:
+                model = _classifier(is_cat, seed).fit(x[train], y[train])
+                scores = model.predict_proba(x[test])[:, 1]
+            except (ValueError, TypeError, MemoryError) as exc:
+                first = (str(exc).strip().splitlines() or [""])[0]
+                raise EvaluationError(
+                    f"the multivariate classifier failed: {type(exc).__name__}: {first}"
+                ) from None
+            auc, p = mann_whitney_auc(scores, y[test])
             aucs.append(auc)
             p_values.append(p)
             fitted.append((model, test, auc))

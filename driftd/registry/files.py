@@ -60,9 +60,10 @@ def enforce_modes(path: Path, access: Access) -> None:
             raise RegistryError(str(exc)) from None
 
 
-# What driftd itself writes in a version's directory (cycle.DATA_FILE, the trainer's artifact
-# names, crash-safe write temporaries). Anything else there is not ours and is left in place.
-VERSION_FILES = ("model.skops", "model.pkl", "data.parquet")
+# What driftd itself writes in a version's directory (cycle.DATA_FILE and HOLDOUT_FILE, the
+# trainer's artifact names, crash-safe write temporaries). Anything else there is not ours and
+# is left in place.
+VERSION_FILES = ("model.skops", "model.pkl", "data.parquet", "holdout.parquet")
 TEMP_PREFIX = ".tmp-"
 
 

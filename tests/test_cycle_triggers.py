@@ -1,0 +1,153 @@
+"""The new retrain triggers through the real cycle: real registry, real training child.
+
+The data is :mod:`driftd.synth`'s demo stream (drift injected four days before ``NOW``). The
+dataset verdict is silenced with ``share = 1.0`` (not every feature drifts), so that each test
+sees the trigger it is about.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from driftd import config, cycle, render, synth
+from driftd.cycle import CycleResult
+from driftd.domain import FeatureState, Verdict
+from driftd.registry import queries
+from driftd.registry.store import Registry
+
+NOW = datetime(2026, 1, 11, tzinfo=UTC)
+
+
+def _config(tmp: Path, **sections: dict[str, Any]) -> config.Config:
+    paths = synth.write_demo_data(tmp / "data", NOW, rows_per_day=400, reference_rows=1500)
+    (tmp / "state").mkdir()
+    raw = {
+        "registry": "state/registry.db",
+        "models": [
+            {
+                "name": "churn",
+                "every": "1d",
+                "data": {
+                    "reference": str(paths["reference"]),
+                    "live": str(paths["live"] / "*.csv"),
+                    "timestamp": "ts",
+                    "target": "label",
+                    "window": "1d",
+                    "categorical": ["plan", "region"],
+                    **sections.get("data", {}),
+                },
+                "drift": {"share": 1.0, "prediction_drift": False, **sections.get("drift", {})},
+                "training": {"params": {"max_iter": 1000}, "window": "1d"},
+                "promotion": {"min_holdout": 100, "bootstrap": 200},
+                "policy": {"cooldown": "1h", **sections.get("policy", {})},
+            }
+        ],
+    }
+    return config.parse(raw, base=tmp)
+
+
+def _run(cfg: config.Config, days_ago: int) -> CycleResult:
+    with Registry.open(cfg.registry) as registry:
+        return cycle.run_cycle(cfg, cfg.models[0], registry, NOW - timedelta(days=days_ago))
+
+
+def _extra(result: CycleResult, name: str) -> Any:
+    assert result.report is not None
+    return next(f for f in result.report.extra if f.feature == name)
+
+
+def _payload(cfg: config.Config) -> dict[str, Any]:
+    payload: dict[str, Any] = queries.history(cfg.registry, limit=1)[0]["payload"]
+    return payload
+
+
+@pytest.mark.slow
+def test_prediction_drift_and_multivariate_trigger_after_k_of_n(tmp_path: Path) -> None:
+    """Drifted windows move the champion's p(class=1) and let a classifier separate the data:
+    both retrain after 2 of 3 breaching checks, prediction drift first in priority, while the
+    dataset verdict stays ok."""
+    cfg = _config(tmp_path, drift={"prediction_drift": True, "multivariate": True})
+    assert _run(cfg, 9).decision is not None  # the bootstrap
+    quiet = _run(cfg, 7)
+    assert quiet.status == "ok", quiet.report
+    first = _run(cfg, 3)
+    assert first.status == "drift" and first.decision is None
+    assert first.report is not None and first.report.verdict is Verdict.OK
+    second = _run(cfg, 2)
+    assert second.decision is not None, second.retrain_reason
+    assert second.retrain_reason == (
+        "prediction drift in 2 of the last 3 checks (>= 2) (also multivariate)"
+    )
+    assert _payload(cfg)["trigger"] == "prediction_drift"
+
+
+def test_every_new_trigger_through_the_cycle(tmp_path: Path) -> None:
+    """Labels arrive a day late. Quiet, then the first drifted window: prediction drift and the
+    multivariate check breach (recorded, shown by status) but 1 of 3 is not enough, and the
+    champion's roc_auc on the labelled window ending a day ago still holds. Next check: roc_auc
+    dropped beyond 0.05 and the other two breach a second time; performance, first in
+    priority, names the retrain. The candidate's training and holdout windows end label_delay
+    before now."""
+    cfg = _config(
+        tmp_path,
+        data={"label_delay": "1d"},
+        drift={"prediction_drift": True, "multivariate": True},
+        policy={"performance_drop": 0.05},
+    )
+    assert _run(cfg, 8).decision is not None  # the bootstrap, with a holdout ending at -9d
+    champion = queries.champion(cfg.registry, "churn")
+    assert champion is not None and "roc_auc" in champion["metrics"]
+    quiet = _run(cfg, 6)
+    assert quiet.status == "ok", quiet.retrain_reason
+    assert _extra(quiet, "prediction:p(class=1)").state is FeatureState.OK
+
+    first = _run(cfg, 3)  # live (-4d, -3d] drifted; realised window (-5d, -4d] not yet
+    assert first.status == "drift" and first.decision is None
+    assert first.report is not None and first.report.verdict is Verdict.OK
+    assert _extra(first, "prediction:p(class=1)").state is FeatureState.DRIFT
+    assert _extra(first, "multivariate:classifier").state is FeatureState.DRIFT
+    assert _extra(first, "performance:roc_auc").state is FeatureState.OK
+    assert "prediction drift in 1 of 2, multivariate drift in 1 of 2 (needs 2); roc_auc " in (
+        first.retrain_reason
+    )
+    status = queries.status(cfg.registry)["models"][0]["last_check"]
+    lines = render.extra_lines(status["extra"], width=15)
+    assert lines[0].startswith("  multivariate   drift  classifier: p=")
+    assert lines[1].startswith("  performance    ok  roc_auc ")
+    assert lines[2].startswith("  prediction     drift  p(class=1): ks p_adj=")
+
+    dropped = _run(cfg, 2)  # realised window (-4d, -3d]: after the concept changed
+    row = _extra(dropped, "performance:roc_auc")
+    assert row.state is FeatureState.DRIFT and row.n_live == 400
+    reason = dropped.retrain_reason
+    assert reason.startswith(f"roc_auc {champion['metrics']['roc_auc']:.3g} -> "), reason
+    assert " on 400 labelled rows (drop " in reason
+    assert reason.endswith("> 0.05) (also prediction_drift, multivariate)")
+    assert _payload(cfg)["trigger"] == "performance"
+    with sqlite3.connect(cfg.registry) as c:
+        drifted = c.execute(
+            "SELECT count(*) FROM feature_drift WHERE role = 'extra' AND state = 'drift'"
+        ).fetchone()[0]
+    assert drifted == 5  # 2 in the first drifted check, 3 in the second
+
+    assert dropped.version_id is not None
+    version = queries.show(cfg.registry, dropped.version_id)
+    folder = Path(version["artifact_path"]).parent
+    train = pd.read_parquet(folder / cycle.DATA_FILE)
+    holdout = pd.read_parquet(folder / cycle.HOLDOUT_FILE)
+    end = pd.Timestamp(NOW - timedelta(days=3))  # now - label_delay
+    assert train["ts"].max() <= end - pd.Timedelta(days=1) < holdout["ts"].min()
+    assert holdout["ts"].max() <= end
+
+
+@pytest.mark.parametrize("delay", ["0s"])
+def test_label_delay_must_be_a_positive_duration(tmp_path: Path, delay: str) -> None:
+    """`data.label_delay` is a duration like every other: "0s" is refused (leave it out)."""
+    with pytest.raises(config.ConfigError, match=r"models\[0\]\.data\.label_delay"):
+        _config(tmp_path, data={"label_delay": delay})
