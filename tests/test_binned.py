@@ -22,8 +22,9 @@ FAMILIES: dict[str, Family] = {
     "lognormal": lambda rng, n, s: rng.lognormal(0.0, 1.0, n) + s,
     "poisson": lambda rng, n, s: rng.poisson(20 + 4.5 * s, n).astype(np.float64),
     "bimodal": lambda rng, n, s: np.where(rng.random(n) < 0.5, -2.0, 2.0) + rng.normal(s, 1, n),
-    "zero_inflated": lambda rng, n, s: np.where(rng.random(n) < 0.3, 0.0, rng.exponential(1, n))
-    + s,
+    "zero_inflated": lambda rng, n, s: (
+        np.where(rng.random(n) < 0.3, 0.0, rng.exponential(1, n)) + s
+    ),
     "cauchy": lambda rng, n, s: rng.standard_cauchy(n) + s,
     "rounded": lambda rng, n, s: np.round(rng.normal(s, 1.0, n), 1),
     "spike_and_outliers": lambda rng, n, s: np.where(
