@@ -162,6 +162,14 @@ NameCheck = Callable[[str], str | None]  # returns a problem, or None when the n
 # (test name, feature kind, role "test" or "effect") -> a problem, or None when it fits.
 TestCheck = Callable[[str, str, str], str | None]
 
+# The drift keys that name a test of the stats table: (key, feature kind, role).
+TEST_KEYS = (
+    ("numeric_test", "numeric", "test"),
+    ("numeric_effect", "numeric", "effect"),
+    ("categorical_test", "categorical", "test"),
+    ("categorical_effect", "categorical", "effect"),
+)
+
 
 @dataclass(frozen=True, slots=True)
 class NameChecks:
@@ -341,12 +349,7 @@ def _drift(r: _Reader, checks: NameChecks) -> DriftConfig:
     if out.hysteresis_k > out.hysteresis_n:
         r.problem("hysteresis_k", f"must be <= hysteresis_n ({out.hysteresis_n})", out.hysteresis_k)
     if checks.test is not None:
-        for key, kind, role in (
-            ("numeric_test", "numeric", "test"),
-            ("numeric_effect", "numeric", "effect"),
-            ("categorical_test", "categorical", "test"),
-            ("categorical_effect", "categorical", "effect"),
-        ):
+        for key, kind, role in TEST_KEYS:
             name = getattr(out, key)
             problem = checks.test(name, kind, role)
             if problem:

@@ -146,7 +146,7 @@ def _sweep_artifacts(
     """
     root = Path(os.path.abspath(cfg.artifacts))  # spelled as the registry stores paths
     started = time.time()
-    listed = trainer.list_version_dirs(root, _subdirs(root))
+    listed = trainer.list_version_dirs(root, trainer.model_dirs(root))
     models, referenced, busy = queries.artifact_usage(cfg.registry)
     # A cycle starting after that snapshot is not in `busy`: `before` spares its files.
     removed = trainer.sweep_temp_files(root, skip=[root / m for m in busy], before=started)
@@ -160,13 +160,6 @@ def _sweep_artifacts(
         min_age=min_age,
     )
     return removed, orphans, trainer.remove_dirs(removable)
-
-
-def _subdirs(root: Path) -> list[str]:
-    try:
-        return [e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return []
 
 
 def _serve(config_path: str, checks: NameChecks, state: _State, registry: Registry) -> int:

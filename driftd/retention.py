@@ -180,7 +180,7 @@ def plan(
     now = time.time() if now is None else now
     root = cfg.artifacts
     # Listed before the registry is read: see driftd.trainer.orphans for why this order.
-    models_on_disk = _subdirs(root)
+    models_on_disk = trainer.model_dirs(root)
     listed = trainer.list_version_dirs(root, models_on_disk)
     temps = _temp_entries(root, models_on_disk)
     facts = queries.retention_facts(cfg.registry, model)
@@ -308,13 +308,6 @@ def _facts(row: Mapping[str, Any]) -> VersionFacts:
     )
 
 
-def _subdirs(root: Path) -> list[str]:
-    try:
-        return sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False))
-    except OSError:
-        return []
-
-
 def _temp_entries(root: Path, models: Sequence[str]) -> list[tuple[str, Path, float]]:
     """``(model, path, newest mtime)`` of every ``.tmp-*`` entry below ``root/<model>/``."""
     found: list[tuple[str, Path, float]] = []
@@ -324,23 +317,11 @@ def _temp_entries(root: Path, models: Sequence[str]) -> list[tuple[str, Path, fl
                 if name.startswith(TEMP_PREFIX):
                     path = Path(here) / name
                     try:
-                        found.append((model, path, _newest_mtime(path)))
+                        found.append((model, path, trainer.newest_mtime(path)))
                     except FileNotFoundError:
                         continue
             dirs[:] = [d for d in dirs if not d.startswith(TEMP_PREFIX)]
     return sorted(found, key=lambda t: str(t[1]))
-
-
-def _newest_mtime(path: Path) -> float:
-    newest = path.lstat().st_mtime
-    if path.is_dir() and not path.is_symlink():
-        for here, dirs, files in os.walk(path):
-            for name in (*dirs, *files):
-                try:
-                    newest = max(newest, os.lstat(os.path.join(here, name)).st_mtime)
-                except FileNotFoundError:
-                    continue
-    return newest
 
 
 def _size(path: Path) -> int:

@@ -61,3 +61,10 @@ def test_validate_command_exits_78_naming_the_key(tmp_path: Path) -> None:
     )
     assert proc.returncode == 78
     assert "models[0].drift.numeric_test: unknown test 'kolmogorov'" in proc.stderr
+
+
+def test_repository_config_is_the_packaged_demo_config() -> None:
+    """config.toml at the root and driftd/demo_config.toml (what `driftd demo` runs) are one
+    file in two places: editing one without the other fails here."""
+    root = Path(__file__).resolve().parents[1] / "config.toml"
+    assert root.read_text(encoding="utf-8") == DEMO

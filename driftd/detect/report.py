@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from driftd import stats
-from driftd.config import DriftConfig
+from driftd.config import TEST_KEYS, DriftConfig
 from driftd.detect.features import Evaluation, binnable, evaluate
 from driftd.detect.summary import ReferenceSummary, parallel_map, summarize
 from driftd.domain import DriftReport, FeatureDrift, FeatureKind, FeatureState, Verdict
@@ -27,7 +27,7 @@ def detect(
     tables and, the first time a window size is seen, the ``"auto"`` threshold resampling.
 
     >>> import numpy as np, pandas as pd
-    >>> from driftd.config import DriftConfig
+    >>> from driftd.config import TEST_KEYS, DriftConfig
     >>> rng = np.random.default_rng(0)
     >>> ref = pd.DataFrame({"x": rng.normal(size=5000), "y": rng.normal(size=5000)})
     >>> live = pd.DataFrame({"x": rng.normal(0.5, 1, size=2000), "y": rng.normal(size=2000)})
@@ -62,13 +62,8 @@ def compare_frames(
 def check_config(cfg: DriftConfig) -> None:
     """ConfigError when a test or effect name in ``cfg`` is not in the table for its kind."""
     problems = []
-    for key, name, kind, role in (
-        ("numeric_test", cfg.numeric_test, FeatureKind.NUMERIC, "test"),
-        ("numeric_effect", cfg.numeric_effect, FeatureKind.NUMERIC, "effect"),
-        ("categorical_test", cfg.categorical_test, FeatureKind.CATEGORICAL, "test"),
-        ("categorical_effect", cfg.categorical_effect, FeatureKind.CATEGORICAL, "effect"),
-    ):
-        problem = stats.test_problem(name, kind, role)
+    for key, kind, role in TEST_KEYS:
+        problem = stats.test_problem(getattr(cfg, key), kind, role)
         if problem:
             problems.append(f"drift.{key}: {problem}")
     if cfg.correction not in stats.CORRECTIONS:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -233,41 +234,41 @@ class _Points:
     gap_lt: FloatArray
 
 
-def _edge_gaps(ref: BinnedReference, live: BinnedSample) -> FloatArray:
-    """F_ref - F_live just below the left edge of buckets 0..m+1, then 0 after the last."""
-    cum_r = np.concatenate(([0], np.cumsum(ref.counts)))
-    cum_l = np.concatenate(([0], np.cumsum(live.counts)))
-    return np.asarray(cum_r / ref.n - cum_l / live.n, dtype=np.float64)
+def _cumulative(counts: IntArray) -> IntArray:
+    """Observations in the buckets before each bucket, then the total."""
+    return np.concatenate(([0], np.cumsum(counts)))
 
 
-def _points(ref: BinnedReference, live: BinnedSample) -> _Points:
+def _points(ref: BinnedReference, live: BinnedSample, cum_r: IntArray, cum_l: IntArray) -> _Points:
     b = ref.buckets
     used = np.flatnonzero(live.at_atom)
     lv = np.concatenate((live.values, ref.atoms[used]))
     lw = np.concatenate((np.ones(live.values.size, dtype=np.int64), live.at_atom[used]))
     order = np.argsort(lv, kind="stable")
     lv, lw = lv[order], lw[order]
-    cw = np.concatenate(([0], np.cumsum(lw)))
+    cw = _cumulative(lw)
     x = np.union1d(ref.values, lv)
     k = b.index(x)
-    cum_r = np.concatenate(([0], np.cumsum(ref.counts)))
-    cum_l = np.concatenate(([0], np.cumsum(live.counts)))
     start_r = np.searchsorted(ref.value_buckets, k, side="left")
-    cwr = np.concatenate(([0], np.cumsum(ref.weights)))
+    cwr = _cumulative(ref.weights)
     start_l = np.searchsorted(b.index(lv), k, side="left")
 
-    def gap(side: str) -> FloatArray:
-        r = cum_r[k] + cwr[np.searchsorted(ref.values, x, side=side)] - cwr[start_r]  # type: ignore[call-overload]
-        li = cum_l[k] + cw[np.searchsorted(lv, x, side=side)] - cw[start_l]  # type: ignore[call-overload]
+    def gap(side: Literal["left", "right"]) -> FloatArray:
+        r = cum_r[k] + cwr[np.searchsorted(ref.values, x, side=side)] - cwr[start_r]
+        li = cum_l[k] + cw[np.searchsorted(lv, x, side=side)] - cw[start_l]
         return np.asarray(r / ref.n - li / live.n, dtype=np.float64)
 
     return _Points(x, k, gap("right"), gap("left"))
 
 
 def _gaps(ref: BinnedReference, live: BinnedSample) -> tuple[FloatArray, _Points]:
+    """F_ref - F_live just below the left edge of buckets 0..m+1 (then 0 after the last), and
+    at every value of the exact buckets."""
     hit = live.memo.get(id(ref))
     if hit is None or hit[0] is not ref:
-        hit = (ref, _edge_gaps(ref, live), _points(ref, live))  # holding ``ref`` pins its id
+        cum_r, cum_l = _cumulative(ref.counts), _cumulative(live.counts)
+        edges = np.asarray(cum_r / ref.n - cum_l / live.n, dtype=np.float64)
+        hit = (ref, edges, _points(ref, live, cum_r, cum_l))  # holding ``ref`` pins its id
         live.memo[id(ref)] = hit
     return hit[1], hit[2]
 
@@ -316,8 +317,7 @@ def decile_counts(
 ) -> tuple[IntArray, IntArray]:
     """Counts in bins cut at the bucket edges nearest the reference quantiles 1/bins, ...;
     open-ended end bins (the binned counterpart of reference-decile bins)."""
-    cum_r = np.concatenate(([0], np.cumsum(ref.counts)))
-    cum_l = np.concatenate(([0], np.cumsum(live.counts)))
+    cum_r, cum_l = _cumulative(ref.counts), _cumulative(live.counts)
     cuts = np.searchsorted(cum_r, np.arange(1, bins) * (ref.n / bins), side="left")
     cuts = np.unique(np.clip(cuts, 1, ref.buckets.m + 1))
     idx = np.concatenate(([0], cuts, [cum_r.size - 1]))

@@ -16,7 +16,8 @@ the sha256 first and never executes the file (skops with an allow-list; pickle o
 
 Public API: :func:`check_estimator`, :func:`build_estimator`, :func:`train`, :func:`load_model`,
 :func:`environment`, :func:`sweep_temp_files`, :func:`terminate_all`, and for the start-up
-sweep :func:`list_version_dirs`, :func:`find_orphans`, :func:`remove_dirs`. Heavy libraries
+sweep :func:`model_dirs`, :func:`list_version_dirs`, :func:`newest_mtime`, :func:`find_orphans`,
+:func:`remove_dirs`. Heavy libraries
 (pandas, scikit-learn, skops) are imported inside the functions that need them.
 """
 
@@ -24,7 +25,14 @@ from __future__ import annotations
 
 from driftd.trainer.artifacts import TRUSTED_TYPES, load_model, sweep_temp_files
 from driftd.trainer.estimator import build_estimator, check_estimator
-from driftd.trainer.orphans import VersionDir, find_orphans, list_version_dirs, remove_dirs
+from driftd.trainer.orphans import (
+    VersionDir,
+    find_orphans,
+    list_version_dirs,
+    model_dirs,
+    newest_mtime,
+    remove_dirs,
+)
 from driftd.trainer.process import environment, terminate_all, train
 
 __all__ = [
@@ -36,6 +44,8 @@ __all__ = [
     "find_orphans",
     "list_version_dirs",
     "load_model",
+    "model_dirs",
+    "newest_mtime",
     "remove_dirs",
     "sweep_temp_files",
     "terminate_all",

@@ -89,6 +89,15 @@ def find_orphans(
     return sorted(orphans, key=_key), sorted(removable, key=_key)
 
 
+def model_dirs(artifact_root: Path) -> list[str]:
+    """Names of the directories directly under ``artifact_root`` (one per model; symlinks and an
+    absent root give none)."""
+    try:
+        return sorted(e.name for e in os.scandir(artifact_root) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
 def list_version_dirs(artifact_root: Path, models: Collection[str]) -> list[VersionDir]:
     """The candidate directories under ``artifact_root/<model>/`` for each of ``models``.
 
@@ -106,7 +115,7 @@ def list_version_dirs(artifact_root: Path, models: Collection[str]) -> list[Vers
             if not VERSION_DIR.fullmatch(entry.name) or not entry.is_dir(follow_symlinks=False):
                 continue
             try:
-                mtime = _newest_mtime(Path(entry.path))
+                mtime = newest_mtime(Path(entry.path))
             except FileNotFoundError:
                 continue
             found.append(VersionDir(Path(entry.path), model, mtime))
@@ -123,8 +132,12 @@ def remove_dirs(dirs: Iterable[VersionDir]) -> list[Path]:
     return removed
 
 
-def _newest_mtime(path: Path) -> float:
+def newest_mtime(path: Path) -> float:
+    """The newest mtime of ``path`` and, for a directory, of everything below it (symlinks not
+    followed); FileNotFoundError when ``path`` itself is gone."""
     newest = path.lstat().st_mtime
+    if not path.is_dir() or path.is_symlink():
+        return newest
     for here, subdirs, files in os.walk(path):
         for name in (*subdirs, *files):
             try:
