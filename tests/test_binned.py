@@ -69,6 +69,65 @@ def test_live_values_between_reference_atoms_are_evaluated_exactly() -> None:
     assert binned.ks_statistic(ref, live) == pytest.approx(exact, abs=1e-12)
 
 
+def test_a_heavy_bucket_the_probe_misses_is_still_exact() -> None:
+    """The probe takes every third value of 200k; a spike of distinct values placed only between
+    probe positions is found by the counts and gathered after the scan."""
+    rng = np.random.default_rng(11)
+    ref_values = rng.normal(size=200_000)
+    spike = 0.5 + rng.random(2_000) * 1e-6  # 1 % of the mass in one bucket, all values distinct
+    off_probe = np.flatnonzero(np.arange(ref_values.size) % 3 != 0)[:2_000]
+    ref_values[off_probe] = spike
+    ref = stats.BinnedReference.build(ref_values)
+    assert ref is not None
+    bucket = int(ref.buckets.index(np.array([0.5]))[0])
+    assert ref.exact[bucket] and np.isnan(ref.atoms[bucket])
+    live_values = np.concatenate((rng.normal(size=40_000), 0.5 + rng.random(400) * 1e-6))
+    live = stats.BinnedSample.build(ref, live_values)
+    exact = sps.ks_2samp(ref_values, live_values).statistic
+    assert exact - binned.TOLERANCE <= binned.ks_statistic(ref, live) <= exact + 1e-12
+    in_bucket = ref.values[ref.value_buckets == bucket]
+    assert np.array_equal(in_bucket, np.unique(ref_values[ref.buckets.index(ref_values) == bucket]))
+
+
+def test_an_atom_bucket_that_also_holds_other_values() -> None:
+    """Integers with a few values a hair above 20: the probe guesses 20 as the bucket's only
+    value, the scan keeps the others, and both are counted exactly."""
+    rng = np.random.default_rng(12)
+    ref_values = rng.poisson(20, 200_000).astype(np.float64)
+    ref_values[rng.choice(ref_values.size, 300, replace=False)] = 20.0 + 1e-9
+    ref = stats.BinnedReference.build(ref_values)
+    assert ref is not None
+    bucket = int(ref.buckets.index(np.array([20.0]))[0])
+    assert np.isnan(ref.atoms[bucket])  # two distinct values: no atom
+    mine = ref.value_buckets == bucket
+    held = dict(zip(ref.values[mine].tolist(), ref.weights[mine].tolist(), strict=True))
+    assert held == {20.0: np.count_nonzero(ref_values == 20.0), 20.0 + 1e-9: 300}
+    live_values = rng.poisson(20.5, 50_000).astype(np.float64)
+    live = stats.BinnedSample.build(ref, live_values)
+    exact = sps.ks_2samp(ref_values, live_values).statistic
+    assert binned.ks_statistic(ref, live) == pytest.approx(exact, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(13).normal(1e9, 1.0, 200_000),  # far from zero: sums cancel
+        np.where(np.arange(200_000) % 2, 1e300, -1e300) * np.linspace(1, 2, 200_000),  # overflow
+        np.random.default_rng(14).normal(0.0, 1e-300, 200_000),  # tiny
+    ],
+    ids=["offset", "overflow", "tiny"],
+)
+def test_reference_mean_and_sd_match_numpy(values: np.ndarray) -> None:
+    """Summed from bucket positions during the scan; scaled first where numpy's own sums would
+    overflow (the positions do not, so the SD of huge values comes out finite)."""
+    ref = stats.BinnedReference.build(values)
+    assert ref is not None
+    unit = float(np.abs(values).max())
+    mean, sd = float(np.mean(values / unit)) * unit, float(np.std(values / unit)) * unit
+    assert ref.sd == pytest.approx(sd, rel=1e-9)
+    assert ref.mean == pytest.approx(mean, abs=1e-9 * sd + 1e-15 * abs(mean))
+
+
 def test_a_point_mass_live_window_inside_one_bucket() -> None:
     """All live values equal, inside a bucket: the gap there is found, not averaged away."""
     ref_values = np.random.default_rng(4).normal(size=200_000)
@@ -85,9 +144,15 @@ def test_ks_p_value_is_scipys_asymptotic_one() -> None:
     ref_values, live_values = _pair("normal", 0.02, seed=5)
     ref = stats.BinnedReference.build(ref_values)
     assert ref is not None
-    result = stats.ks(ref, stats.BinnedSample.build(ref, live_values))
-    expected = sps.ks_2samp(ref_values, live_values, method="asymp").pvalue
-    assert result.p_value == pytest.approx(expected, abs=2e-3)
+    live = stats.BinnedSample.build(ref, live_values)
+    result = stats.ks(ref, live)
+    d = binned.ks_statistic(ref, live)
+    n_eff = round(ref_values.size * live_values.size / (ref_values.size + live_values.size))
+    assert result.statistic == d
+    assert result.p_value == pytest.approx(sps.kstwo.sf(d, n_eff), abs=1e-12)
+    exact = sps.ks_2samp(ref_values, live_values, method="asymp")
+    assert exact.statistic - binned.TOLERANCE <= d <= exact.statistic
+    assert result.p_value >= exact.pvalue  # a smaller statistic can only raise the p-value
 
 
 def test_no_spread_means_no_buckets() -> None:

@@ -253,3 +253,19 @@ def test_test_problem_names_the_known_tests() -> None:
     assert problem is not None and "not a test" in problem
     problem = stats.test_problem("nope", "numeric")
     assert problem is not None and problem.startswith("unknown test 'nope'")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([1.0, 2.0, 3.0]),
+        np.array([1e308, 1e308, -5.0]),  # finite, but the sum overflows
+        np.array([1.0, np.nan, np.inf, -np.inf, 2.0]),
+        np.array([np.inf, -np.inf]),  # the sum is NaN, not infinite
+        np.array([]),
+    ],
+)
+def test_split_finite_counts_nan_and_inf(values: np.ndarray) -> None:
+    finite, n_nan, n_inf = stats.split_finite(values)
+    assert finite.tolist() == values[np.isfinite(values)].tolist()
+    assert (n_nan, n_inf) == (np.isnan(values).sum(), np.isinf(values).sum())

@@ -41,8 +41,9 @@ def detect(
     if absent:
         raise DataError(f"live data lacks column(s) {', '.join(map(repr, absent))}")
     jobs = [(column, live[name]) for name, column in summary.columns.items()]
+    sorted_columns = sum(column.numeric is not None for column in summary.columns.values())
     evaluations = parallel_map(
-        lambda job: evaluate(summary, job[0], job[1], cfg, seed), jobs, len(live) * len(jobs)
+        lambda job: evaluate(summary, job[0], job[1], cfg, seed), jobs, len(live) * sorted_columns
     )
     features = _decide(evaluations, cfg)
     return _report(features, cfg, summary.n_rows, len(live))

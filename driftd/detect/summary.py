@@ -131,10 +131,12 @@ def summarize(
     if missing:
         raise DataError(f"reference lacks column(s) {', '.join(map(repr, missing))}")
     series = [(name, FeatureKind(kind), reference[name]) for name, kind in kinds.items()]
+    large = binned and len(reference) >= BINNED_MIN_ROWS  # these columns are counted, not sorted
+    numeric = sum(FeatureKind(kind) is FeatureKind.NUMERIC for kind in kinds.values())
     columns = parallel_map(
         lambda item: _summarize_column(*item, max_grid=max_grid, binned=binned),
         series,
-        reference.size,
+        0 if large else len(reference) * numeric,
     )
     by_name = {c.name: c for c in columns}
     return ReferenceSummary(
@@ -199,8 +201,14 @@ def _fingerprint(columns: Iterable[ColumnSummary]) -> str:
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], cells: int) -> list[R]:
-    """``fn`` over ``items`` on a small thread pool (sorting and searching release the GIL),
-    or in this thread when ``cells`` (rows x columns) is too few to repay the threads."""
+    """``fn`` over ``items`` on a small thread pool, or in this thread when ``cells`` (values
+    to sort) are too few to repay the threads.
+
+    Only sorting pays for a second thread. Measured on two cores, threads cut the sorted path's
+    wall time by a third for ~15 % more CPU, but the bucket-count path's by under a tenth for a
+    third more CPU (it is memory-bound), and counting categories or hashing strings mostly holds
+    the GIL; so callers count only the values they will sort.
+    """
     workers = min(len(items), os.cpu_count() or 1)
     if workers <= 1 or cells < PARALLEL_CELLS:
         return [fn(item) for item in items]

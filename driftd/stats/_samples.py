@@ -55,9 +55,12 @@ def sorted_finite(values: FloatArray) -> tuple[FloatArray, int, int]:
 def split_finite(values: FloatArray) -> tuple[FloatArray, int, int]:
     """The finite values of ``values`` in their order (``values`` itself when all are finite),
     the number of NaNs and the number of infinities; no sort."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(np.add.reduce(values)):  # a NaN or an infinity would show in the sum
+            return values, 0, 0
     finite = np.isfinite(values)
     n_finite = int(np.count_nonzero(finite))
-    if n_finite == values.size:
+    if n_finite == values.size:  # the sum overflowed
         return values, 0, 0
     n_nan = int(np.count_nonzero(np.isnan(values)))
     return values[finite], n_nan, values.size - n_finite - n_nan
@@ -189,7 +192,8 @@ class NumericReference:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow shows as a NaN SD
             mean = float(np.add.reduce(v)) / n
             centred = v - mean
-            sd = math.sqrt(float(np.dot(centred, centred)) / n)
+            # einsum, not np.dot: after a BLAS call OpenBLAS threads spin and burn a core
+            sd = math.sqrt(float(np.einsum("i,i->", centred, centred)) / n)
         picked = grid = None
         if max_grid is not None and n > max_grid:
             tail = min(_TAIL, max_grid // 8)
