@@ -1,19 +1,21 @@
 """Speed and memory of driftd's drift detection against per-column scipy, on 1M x 25 columns.
 
-Run: ``.venv/bin/python bench/drift_bench.py [--rows N] [--strings]``. Prints CPU and wall time
-for driftd cold
-(summarize + detect) and warm (detect with the cached summary), the same for a baseline of
-per-column ``scipy.stats.ks_2samp`` + ``chi2_contingency``, peak extra memory of each, and how far
-driftd's KS statistics are from the exact ones. Data are seeded: 20 numeric columns (normal,
-lognormal, bimodal, integer-valued; 5 each) and 5 categorical columns (3, 10, 50, 200 and 1000
-levels), half of them shifted in the live frame. Categoricals are pandas ``category`` columns, as
-driftd's Parquet reader delivers them; ``--strings`` repeats the run with pandas strings (what a
-CSV gives), where hashing a million strings per column is the floor for driftd and baseline alike.
+Run: ``.venv/bin/python bench/drift_bench.py [--rows N] [--repeat K] [--strings]``. Prints CPU
+and wall time for driftd cold (summarize + detect) and warm (detect with the cached summary), the
+same for a baseline of per-column ``scipy.stats.ks_2samp`` + ``chi2_contingency``, peak extra
+memory of each, and how far driftd's KS statistics are from the exact ones. Each timing is the
+median of K runs, the three kinds taken in turn, so a shared machine's slow spells hit all three.
+Data are seeded: 20 numeric columns (normal, lognormal, bimodal, integer-valued; 5 each) and 5
+categorical columns (3, 10, 50, 200 and 1000 levels), half of them shifted in the live frame.
+Categoricals are pandas ``category`` columns, as driftd's Parquet reader delivers them;
+``--strings`` repeats the run with pandas strings (what a CSV gives), where hashing a million
+strings per column is the floor for driftd and baseline alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
@@ -91,6 +93,11 @@ def baseline(ref: pd.DataFrame, live: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _median(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """Median CPU and median wall time (each on its own)."""
+    return float(np.median([p[0] for p in pairs])), float(np.median([p[1] for p in pairs]))
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float, float]:
     gc.collect()
     cpu, wall = time.process_time(), time.perf_counter()
@@ -131,6 +138,7 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median quoted)")
     parser.add_argument(
         "--strings",
         action="store_true",
@@ -143,7 +151,7 @@ def main() -> None:
         variants.append(("categoricals as pandas str (CSV)", lambda frame: frame))
     for title, convert in variants:
         print(f"\n== {title}")
-        run(convert(ref), convert(live), shifted, args.rows)
+        run(convert(ref), convert(live), shifted, args.rows, args.repeat)
 
 
 def _as_category(frame: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +160,7 @@ def _as_category(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(cats, "category"))
 
 
-def run(ref: pd.DataFrame, live: pd.DataFrame, shifted: list[str], rows: int) -> None:
+def run(ref: pd.DataFrame, live: pd.DataFrame, shifted: list[str], rows: int, repeat: int) -> None:
     kinds = detect.infer_kinds(ref)
     cfg = DriftConfig()
     size = (ref.memory_usage(deep=True).sum() + live.memory_usage(deep=True).sum()) / 2**20
@@ -168,11 +176,24 @@ def run(ref: pd.DataFrame, live: pd.DataFrame, shifted: list[str], rows: int) ->
     def cold_summary() -> detect.ReferenceSummary:
         return detect.summarize(ref, kinds, fingerprint, binned=binned)
 
-    summary, s_cpu, s_wall = timed(cold_summary)
-    report, d_cpu, d_wall = timed(lambda: detect.detect(summary, live, cfg))
-    _, w_cpu, w_wall = timed(lambda: detect.detect(summary, live, cfg))
-    exact, b_cpu, b_wall = timed(lambda: baseline(ref, live))
-    cold_cpu, cold_wall = s_cpu + d_cpu, s_wall + d_wall
+    runs: dict[str, list[tuple[float, float]]] = {
+        "summarize": [],
+        "cold": [],
+        "warm": [],
+        "base": [],
+    }
+    for _ in range(repeat):
+        summary, s_cpu, s_wall = timed(cold_summary)
+        check = functools.partial(detect.detect, summary, live, cfg)
+        report, d_cpu, d_wall = timed(check)
+        runs["summarize"].append((s_cpu, s_wall))
+        runs["cold"].append((s_cpu + d_cpu, s_wall + d_wall))
+        runs["warm"].append(timed(check)[1:])
+        exact, b_cpu, b_wall = timed(lambda: baseline(ref, live))
+        runs["base"].append((b_cpu, b_wall))
+    (s_cpu, s_wall), (cold_cpu, cold_wall), (w_cpu, w_wall), (b_cpu, b_wall) = (
+        _median(runs[key]) for key in ("summarize", "cold", "warm", "base")
+    )
 
     cold_mem = peak_memory(lambda: detect.detect(cold_summary(), live, cfg))
     warm_mem = peak_memory(lambda: detect.detect(summary, live, cfg))
@@ -183,7 +204,8 @@ def run(ref: pd.DataFrame, live: pd.DataFrame, shifted: list[str], rows: int) ->
         ("driftd warm (detect, cached summary)", w_cpu, w_wall, warm_mem),
         ("baseline scipy per column", b_cpu, b_wall, base_mem),
     ]
-    print(f"\n{'':38} {'CPU s':>7} {'wall s':>7} {'traced MiB':>11} {'RSS+ MiB':>9}")
+    print(f"\nmedian of {repeat} run(s) each")
+    print(f"{'':38} {'CPU s':>7} {'wall s':>7} {'traced MiB':>11} {'RSS+ MiB':>9}")
     for label, cpu, wall, (traced, rss) in rows:
         print(f"{label:38} {cpu:7.2f} {wall:7.2f} {traced:11.0f} {rss:9.0f}")
     print(f"  of which summarize: {s_cpu:.2f} s CPU, {s_wall:.2f} s wall")
