@@ -16,7 +16,7 @@ from scipy import stats as sps
 
 from driftd.domain import StatResult
 from driftd.errors import StatsError
-from driftd.stats import binned, categorical
+from driftd.stats import binned, categorical, kolmogorov
 from driftd.stats._samples import FloatArray, NumericReference, Sample, as_reference, as_sample
 from driftd.stats.binned import BinnedReference, BinnedSample
 
@@ -43,7 +43,7 @@ def _binned(reference: RefLike, live: LiveLike) -> tuple[BinnedReference, Binned
 
 def _ks_p_value(d: float, n_ref: int, n_live: int) -> float:
     m, n = sorted((float(n_ref), float(n_live)), reverse=True)
-    return float(np.clip(sps.kstwo.sf(d, np.round(m * n / (m + n))), 0.0, 1.0))
+    return kolmogorov.ks_sf(d, round(m * n / (m + n)))
 
 
 def ks_statistic(ref: NumericReference, live: Sample) -> float:
