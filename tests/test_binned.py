@@ -237,3 +237,27 @@ def test_all_nan_live_column_is_invalid_on_the_binned_path() -> None:
     report = detect.detect(summary, live, DriftConfig())
     same = next(f for f in report.features if f.feature == "same")
     assert same.state in (FeatureState.INVALID, FeatureState.DRIFT)
+
+
+@pytest.mark.parametrize("family", ["normal", "poisson", "zero_inflated"])
+def test_live_nans_and_infinities_are_tallied_not_counted(family: str) -> None:
+    """The live scan checks finiteness chunk by chunk; the result equals counting the finite
+    values alone (tails, atoms and kept values included), with NaNs and infinities tallied."""
+    ref_values, live_values = _pair(family, 0.1, seed=21)
+    ref = stats.BinnedReference.build(ref_values)
+    assert ref is not None
+    dirty = live_values.copy()
+    dirty[::997] = np.nan
+    dirty[5::1999] = np.inf
+    dirty[7::2503] = -np.inf
+    finite = dirty[np.isfinite(dirty)]
+    clean, mixed = stats.BinnedSample.build(ref, finite), stats.BinnedSample.build(ref, dirty)
+    assert (mixed.n, mixed.n_nan, mixed.n_inf) == (
+        finite.size,
+        int(np.isnan(dirty).sum()),
+        int(np.isinf(dirty).sum()),
+    )
+    assert np.array_equal(mixed.counts, clean.counts)
+    assert np.array_equal(mixed.values, clean.values)
+    assert np.array_equal(mixed.at_atom, clean.at_atom)
+    assert binned.ks_statistic(ref, mixed) == binned.ks_statistic(ref, clean)

@@ -74,17 +74,18 @@ def evaluate(
     new_mass = 0.0
     if numeric and column.binned is not None:
         ref = column.binned
-        finite, n_nan, n_inf = stats.split_finite(numeric_values(live, column.name))
-        if finite.size:
-            cur = stats.BinnedSample.build(column.binned, finite)
+        counted = stats.BinnedSample.build(column.binned, numeric_values(live, column.name))
+        n_nan, n_inf, n_finite = counted.n_nan, counted.n_inf, counted.n
+        cur = counted if n_finite else None
     elif numeric:
         finite, n_nan, n_inf = stats.sorted_finite(numeric_values(live, column.name))
+        n_finite = int(finite.size)
         if finite.size and column.numeric is not None:
             cur = stats.Sample.sorted(finite, column.numeric.mean)
     if numeric:
         if n_inf:
             notes.append(f"{n_inf} infinite live value(s) counted as missing")
-        n_live_missing, n_live_usable = n_nan + n_inf, int(finite.size)
+        n_live_missing, n_live_usable = n_nan + n_inf, n_finite
     else:
         categories, live_counts, n_live_missing = category_counts(live)
         n_live_usable = int(live_counts.sum())

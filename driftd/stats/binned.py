@@ -125,7 +125,9 @@ class _Scan:
     counts: IntArray  # values per bucket
     kept: FloatArray  # values in kept buckets, except those at their bucket's atom, unsorted
     at_atom: IntArray  # values at their bucket's atom, per bucket
-    index: npt.NDArray[np.intp]  # the bucket of every value
+    index: npt.NDArray[np.intp]  # the bucket of every finite value
+    n_nan: int  # NaNs met, neither counted nor kept
+    n_inf: int  # infinities met, neither counted nor kept
 
 
 def _scan(
@@ -135,8 +137,9 @@ def _scan(
     atoms: FloatArray | None = None,
     atoms_only: bool = False,
 ) -> _Scan:
-    """Count ``values`` per bucket in one chunked pass, keeping those in ``keep`` buckets other
-    than their bucket's atom (NaN where a bucket has none).
+    """Count the finite ``values`` per bucket in one chunked pass (NaNs and infinities are only
+    tallied), keeping those in ``keep`` buckets other than their bucket's atom (NaN where a
+    bucket has none).
     ``atoms_only`` (for values nearly all at atoms, such as integers) looks up the atom alone
     and drops the few values kept outside ``keep`` at the end: one lookup per value, not two."""
     size = buckets.m + 2
@@ -151,13 +154,22 @@ def _scan(
     scale, shift, top = buckets.scale, buckets.shift, buckets.m + 1.0
     near, differ = np.empty((2, scratch.size), dtype=np.bool_)
     atom = np.empty(scratch.size)
+    done = n_nan = n_inf = 0
     for start in range(0, values.size, CHUNK):
         # Buckets.index spelled out, into buffers reused from chunk to chunk.
         x = values[start : start + CHUNK]
+        # Checked here, while the chunk is in cache: a separate pass reads the column again.
+        finite = np.isfinite(x, out=differ[: x.size])
+        if not finite.all():
+            odd = x[~finite]
+            n_nan += int(np.count_nonzero(np.isnan(odd)))
+            n_inf += int(np.count_nonzero(np.isinf(odd)))
+            x = x[finite]
         t = np.multiply(x, scale, out=scratch[: x.size])
         t += shift
         np.clip(t, 0.0, top, out=t)
-        b = index[start : start + x.size]
+        b = index[done : done + x.size]
+        done += x.size
         b[...] = t
         hit = near[: x.size]
         if tails_only:
@@ -174,6 +186,7 @@ def _scan(
             xs = x[hit]
             kept.append(xs[keep[buckets.index(xs)]] if tails_only else xs)
     # One count over the whole index: a per-chunk count would clear and add the whole table.
+    index = index[:done]
     counts = np.bincount(index, minlength=size).astype(np.int64, copy=False)
     rest = np.concatenate(kept) if kept else np.zeros(0)
     if atoms_only:
@@ -183,7 +196,7 @@ def _scan(
         off = np.bincount(buckets.index(rest), minlength=size)
         has = ~np.isnan(atoms)
         at_atom[has] = counts[has] - off[has]
-    return _Scan(counts, rest, at_atom, index)
+    return _Scan(counts, rest, at_atom, index, n_nan, n_inf)
 
 
 def _moments(
@@ -293,16 +306,20 @@ class BinnedSample:
     counts: IntArray
     values: FloatArray  # sorted live values in the reference's exact buckets, off their atom
     at_atom: IntArray  # live values equal to their exact bucket's atom
-    n: int
+    n: int  # finite values
+    n_nan: int
+    n_inf: int
     # The gaps between the ECDFs, computed once: KS and Wasserstein share them.
     memo: dict[int, tuple[BinnedReference, FloatArray, _Points]] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, ref: BinnedReference, finite: FloatArray) -> BinnedSample:
+    def build(cls, ref: BinnedReference, values: FloatArray) -> BinnedSample:
+        """From values in any order; NaNs and infinities are tallied, not counted."""
         share = ref.atom_share
         atoms = ref.atoms if share > 0 else None
-        scan = _scan(ref.buckets, finite, ref.exact, atoms, atoms_only=share > ATOMS_ONLY)
-        return cls(scan.counts, np.sort(scan.kept), scan.at_atom, int(finite.size))
+        scan = _scan(ref.buckets, values, ref.exact, atoms, atoms_only=share > ATOMS_ONLY)
+        n = int(scan.index.size)
+        return cls(scan.counts, np.sort(scan.kept), scan.at_atom, n, scan.n_nan, scan.n_inf)
 
 
 @dataclass(frozen=True, slots=True)
