@@ -261,3 +261,39 @@ def test_live_nans_and_infinities_are_tallied_not_counted(family: str) -> None:
     assert np.array_equal(mixed.values, clean.values)
     assert np.array_equal(mixed.at_atom, clean.at_atom)
     assert binned.ks_statistic(ref, mixed) == binned.ks_statistic(ref, clean)
+
+
+def test_reference_nans_and_infinities_are_tallied_not_counted() -> None:
+    """The reference is built from the raw column: it summarises the finite values exactly
+    (an integer column: KS exact), and the summary counts NaNs and infinities as missing."""
+    values = FAMILIES["poisson"](np.random.default_rng(22), 200_000, 0.0)
+    dirty = values.copy()
+    dirty[::101] = np.nan
+    dirty[3::307] = np.inf
+    dirty[9::401] = -np.inf
+    finite = dirty[np.isfinite(dirty)]
+    mixed = stats.BinnedReference.build(dirty)
+    assert mixed is not None
+    assert (mixed.n, mixed.n_nan, mixed.n_inf) == (
+        finite.size,
+        int(np.isnan(dirty).sum()),
+        int(np.isinf(dirty).sum()),
+    )
+    assert int(mixed.counts.sum()) == finite.size
+    assert abs(mixed.sd - float(np.std(finite))) <= 0.5 / mixed.buckets.scale
+    live_values = FAMILIES["poisson"](np.random.default_rng(23), 50_000, 0.3)
+    live = stats.BinnedSample.build(mixed, live_values)
+    exact = sps.ks_2samp(finite, live_values).statistic
+    assert binned.ks_statistic(mixed, live) == pytest.approx(exact, abs=1e-12)
+    column = detect.summarize(
+        pd.DataFrame({"x": dirty}), {"x": FeatureKind.NUMERIC}, binned=True
+    ).columns["x"]
+    assert column.binned is not None
+    assert (column.n_missing, column.n_infinite) == (dirty.size - finite.size, mixed.n_inf)
+
+
+def test_a_reference_of_infinities_around_a_spike_is_not_bucketed() -> None:
+    """The probe sees one value, the fallback spread must ignore the infinities."""
+    values = np.full(200_000, 2.0)
+    values[::50] = np.inf
+    assert stats.BinnedReference.build(values) is None

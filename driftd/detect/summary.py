@@ -153,10 +153,10 @@ def _summarize_column(
     if kind is FeatureKind.NUMERIC:
         values = numeric_values(column, name)
         if binned and values.size >= BINNED_MIN_ROWS:
-            finite, n_nan, n_inf = stats.split_finite(values)
-            bins = stats.BinnedReference.build(finite) if finite.size >= BINNED_MIN_ROWS else None
-            if bins is not None:
-                return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, binned=bins)
+            bins = stats.BinnedReference.build(values)
+            if bins is not None and bins.n >= BINNED_MIN_ROWS:
+                missing = bins.n_nan + bins.n_inf
+                return ColumnSummary(name, kind, values.size, missing, bins.n_inf, binned=bins)
         finite, n_nan, n_inf = stats.sorted_finite(values)
         ref = stats.NumericReference.from_sorted(finite, max_grid) if finite.size else None
         return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, numeric=ref)

@@ -31,6 +31,7 @@ count, in chunks; gathers use ``np.take``; no BLAS call (OpenBLAS threads spin a
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Literal
@@ -80,11 +81,12 @@ class Buckets:
         sample = (_probe(values) if probe is None else probe)[::4]  # plenty, and selects faster
         k = int(sample.size * TAIL)
         lo, hi = (float(v) for v in np.partition(sample, (k, sample.size - 1 - k))[[k, -1 - k]])
-        if not hi > lo:
-            lo, hi = float(values.min()), float(values.max())
+        if not hi > lo:  # a spike holds most values: spread the buckets over all of them
+            finite = values[np.isfinite(values)]
+            lo, hi = float(finite.min()), float(finite.max())
         with np.errstate(over="ignore"):
             scale = m / (hi - lo) if hi > lo else math.inf
-        if not (math.isfinite(scale) and math.isfinite(lo * scale)):
+        if not (math.isfinite(scale) and scale > 0 and math.isfinite(lo * scale)):
             return None
         return cls(lo, scale, m)
 
@@ -199,6 +201,12 @@ def _scan(
     return _Scan(counts, rest, at_atom, index, n_nan, n_inf)
 
 
+@functools.cache
+def _midpoints(m: int) -> tuple[FloatArray, FloatArray]:
+    mid = np.arange(m, dtype=np.float64) + 0.5
+    return mid, np.square(mid)
+
+
 def _moments(
     buckets: Buckets, counts: IntArray, exact: BoolArray, values: FloatArray, weights: IntArray
 ) -> tuple[float, float]:
@@ -206,22 +214,23 @@ def _moments(
     buckets' values as they are: off by at most half a bucket width (Minkowski), about 6e-5 SD
     for a normal column, and no pass over the data (one costs as much as the scan's counting).
     Overflow shows as an infinite or NaN SD."""
-    m, n = buckets.m, float(counts.sum())
+    m, n, width = buckets.m, float(counts.sum()), 1.0 / buckets.scale
     inner = np.where(exact[1 : m + 1], 0, counts[1 : m + 1]).astype(np.float64)
-    mid = (np.arange(m) + 0.5) / buckets.scale  # bucket k + 1's midpoint, less ``lo``
+    mid, mid2 = _midpoints(m)  # in bucket widths from ``lo``, and their squares
     with np.errstate(over="ignore", invalid="ignore"):
         off = values - buckets.lo
         w = weights.astype(np.float64)
         # einsum, not a BLAS dot: OpenBLAS threads spin after each call and double the CPU
-        s1 = float(np.einsum("i,i->", inner, mid)) + float(np.einsum("i,i->", w, off))
-        s2 = float(np.einsum("i,i,i->", inner, mid, mid)) + float(np.einsum("i,i,i->", w, off, off))
+        s1 = float(np.einsum("i,i->", inner, mid)) * width + float(np.einsum("i,i->", w, off))
+        s2 = float(np.einsum("i,i->", inner, mid2)) * width * width
+        s2 += float(np.einsum("i,i,i->", w, off, off))
         mean = s1 / n
         return buckets.lo + mean, math.sqrt(max(s2 / n - mean * mean, 0.0))
 
 
 def _exact_values(
     buckets: Buckets,
-    finite: FloatArray,
+    values: FloatArray,
     scan: _Scan,
     exact: BoolArray,
     keep: BoolArray,
@@ -232,6 +241,7 @@ def _exact_values(
     kept = scan.kept[exact[buckets.index(scan.kept)]]
     missed = exact & ~keep
     if np.count_nonzero(missed):  # a heavy bucket the probe did not foresee (rare)
+        finite = values if scan.n_nan + scan.n_inf == 0 else values[np.isfinite(values)]
         kept = np.concatenate((kept, finite[missed[scan.index]]))
     loose, loose_n = np.unique(kept, return_counts=True)
     at = np.flatnonzero(exact & (scan.at_atom > 0))
@@ -253,9 +263,11 @@ class BinnedReference:
     weights: IntArray  # how many reference values equal each of ``values``
     value_buckets: npt.NDArray[np.intp]  # the bucket of each of ``values``
     edges: FloatArray  # left edge of buckets 1..m+1
-    n: int
+    n: int  # finite values
     mean: float
     sd: float
+    n_nan: int = 0
+    n_inf: int = 0
 
     @property
     def atom_share(self) -> float:
@@ -264,39 +276,47 @@ class BinnedReference:
         return float(self.weights[at].sum()) / self.n
 
     @classmethod
-    def build(cls, finite: FloatArray) -> BinnedReference | None:
-        """From finite values (any order); None when they cannot be bucketed (no spread)."""
-        probe = _probe(finite)  # a strided read costs a pass over the column: draw it once
-        buckets = Buckets.place(finite, probe)
+    def build(cls, values: FloatArray) -> BinnedReference | None:
+        """From values in any order (NaNs and infinities are tallied, not counted); None when
+        the finite values cannot be bucketed (no spread)."""
+        probe = _probe(values)  # a strided read costs a pass over the column: draw it once
+        probe = probe[np.isfinite(probe)]
+        if probe.size == 0:
+            return None
+        buckets = Buckets.place(values, probe)
         if buckets is None:
             return None
-        n = int(finite.size)
         # The probe foretells the atoms (a bucket whose probe values are all one value, like an
         # integer column's), so the scan counts their copies instead of keeping them; a heavy
         # bucket holding many values is found by the counts and gathered after the scan.
         at = buckets.index(probe)
-        guess = np.full(buckets.m + 2, np.nan)
-        guess[at] = probe  # the last write wins: any probe value of the bucket
-        mixed = np.zeros(buckets.m + 2, dtype=np.bool_)
-        mixed[at[probe != guess[at]]] = True
         hits = np.bincount(at, minlength=buckets.m + 2)
-        keep = (hits >= math.ceil(TOLERANCE * probe.size / 4)) & ~mixed
+        keep = hits >= math.ceil(TOLERANCE * probe.size / 4)  # could hold TOLERANCE or more
+        near = keep[at]
+        at, seen = at[near], probe[near]
+        guess = np.full(buckets.m + 2, np.nan)
+        guess[at] = seen  # the last write wins: any probe value of the bucket
+        keep[at[seen != guess[at]]] = False  # two distinct values: not an atom
         guess[~keep] = np.nan
         keep[[0, -1]] = True
-        scan = _scan(buckets, finite, keep, guess)
+        scan = _scan(buckets, values, keep, guess)
+        n = int(scan.index.size)
         counts = scan.counts
         exact = counts > TOLERANCE * n
         exact[[0, -1]] = True
-        values, weights = _exact_values(buckets, finite, scan, exact, keep, guess)
-        mean, sd = _moments(buckets, counts, exact, values, weights)
+        distinct, weights = _exact_values(buckets, values, scan, exact, keep, guess)
+        mean, sd = _moments(buckets, counts, exact, distinct, weights)
+        n_nan, n_inf = scan.n_nan, scan.n_inf
         del scan
         atoms = np.full(buckets.m + 2, np.nan)
-        ids = buckets.index(values)
-        distinct = np.bincount(ids, minlength=buckets.m + 2)
-        single = np.flatnonzero(exact & (distinct == 1))
-        atoms[single] = values[np.searchsorted(ids, single, side="left")]
+        ids = buckets.index(distinct)
+        per_bucket = np.bincount(ids, minlength=buckets.m + 2)
+        single = np.flatnonzero(exact & (per_bucket == 1))
+        atoms[single] = distinct[np.searchsorted(ids, single, side="left")]
         edges = buckets.left_edges()
-        return cls(buckets, counts, exact, atoms, values, weights, ids, edges, n, mean, sd)
+        return cls(
+            buckets, counts, exact, atoms, distinct, weights, ids, edges, n, mean, sd, n_nan, n_inf
+        )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
