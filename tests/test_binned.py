@@ -297,3 +297,23 @@ def test_a_reference_of_infinities_around_a_spike_is_not_bucketed() -> None:
     values = np.full(200_000, 2.0)
     values[::50] = np.inf
     assert stats.BinnedReference.build(values) is None
+
+
+def test_bucket_index_is_monotone_and_matches_the_edges() -> None:
+    """Every value lands between its bucket's edges (up to rounding at an edge itself), no
+    larger value lands in a lower bucket, and values near the float limit land in the tails
+    without a warning."""
+    rng = np.random.default_rng(31)
+    buckets = binned.Buckets.place(rng.normal(3.0, 2.0, 200_000))
+    assert buckets is not None
+    x = np.sort(np.concatenate((rng.normal(3.0, 4.0, 100_000), [-1e308, 1e308, 3.0])))
+    k = buckets.index(x)
+    assert np.all(np.diff(k) >= 0)
+    assert k.min() == 0 and k.max() == buckets.m + 1
+    edges = buckets.left_edges()  # left edge of buckets 1..m+1
+    inner = (k >= 1) & (k <= buckets.m)
+    width = 1.0 / buckets.scale
+    assert np.all(x[inner] >= edges[k[inner] - 1] - 1e-9 * width)
+    assert np.all(x[inner] < edges[k[inner]] + 1e-9 * width)
+    assert np.all(x[k == 0] < edges[0] + 1e-9 * width)
+    assert np.all(x[k == buckets.m + 1] >= edges[-1] - 1e-9 * width)

@@ -96,7 +96,8 @@ class Buckets:
 
     def position(self, x: FloatArray, out: FloatArray | None = None) -> FloatArray:
         """Where each value falls in bucket units: bucket k holds positions [k, k + 1)."""
-        t = np.multiply(x, self.scale, out=out)
+        with np.errstate(over="ignore"):  # a huge value becomes inf, and bucket m + 1
+            t = np.multiply(x, self.scale, out=out)
         t += self.shift
         return t
 
@@ -167,7 +168,8 @@ def _scan(
             n_nan += int(np.count_nonzero(np.isnan(odd)))
             n_inf += int(np.count_nonzero(np.isinf(odd)))
             x = x[finite]
-        t = np.multiply(x, scale, out=scratch[: x.size])
+        with np.errstate(over="ignore"):  # a huge value becomes inf, and bucket m + 1
+            t = np.multiply(x, scale, out=scratch[: x.size])
         t += shift
         np.clip(t, 0.0, top, out=t)
         b = index[done : done + x.size]
