@@ -103,7 +103,8 @@ class Buckets:
 
     def clamp(self, t: FloatArray, out: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.intp]:
         """Positions to bucket numbers (``t`` is overwritten)."""
-        np.clip(t, 0.0, self.m + 1.0, out=t)
+        np.minimum(t, self.m + 1.0, out=t)  # two ufuncs: np.clip's wrapper costs ~25 us a call
+        np.maximum(t, 0.0, out=t)
         if out is None:
             return t.astype(np.intp)
         out[...] = t  # truncation, like astype
