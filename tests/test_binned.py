@@ -317,3 +317,18 @@ def test_bucket_index_is_monotone_and_matches_the_edges() -> None:
     assert np.all(x[inner] < edges[k[inner]] + 1e-9 * width)
     assert np.all(x[k == 0] < edges[0] + 1e-9 * width)
     assert np.all(x[k == buckets.m + 1] >= edges[-1] - 1e-9 * width)
+
+
+def test_a_heavy_tail_widens_the_kept_tails_instead_of_the_buckets() -> None:
+    """Lognormal: with buckets up to its 99.99 % quantile, those at the mode would hold close to
+    TOLERANCE each and dozens would be kept exactly; the buckets move in to the 0.1 % quantiles
+    instead, and only the two tails are exact."""
+    values = np.random.default_rng(33).lognormal(0.0, 1.0, 1_000_000)
+    ref = stats.BinnedReference.build(values)
+    assert ref is not None
+    assert np.count_nonzero(ref.exact[1:-1]) == 0
+    tail_share = (ref.counts[0] + ref.counts[-1]) / ref.n
+    assert 1e-3 < tail_share < 3e-3  # 0.1 % each side
+    normal = stats.BinnedReference.build(np.random.default_rng(34).normal(size=1_000_000))
+    assert normal is not None
+    assert (normal.counts[0] + normal.counts[-1]) / normal.n < 3e-4  # 0.01 % each side

@@ -1,10 +1,10 @@
 """Binned numeric samples: KS and Wasserstein on a million rows without sorting them.
 
 A large reference column is summarised once as counts in ``BUCKETS`` equal-width buckets placed
-between two robust quantiles, plus the exact sorted values of the two open-ended tail buckets and
-of every bucket holding more than ``TOLERANCE`` of the reference (atoms such as integer values,
-spikes, dense clusters). A live window is counted into the same buckets in one chunked pass, and
-only its values inside those exact buckets are kept.
+between two robust quantiles (see TAILS), plus the exact sorted values of the two open-ended
+tail buckets and of every bucket holding more than ``TOLERANCE`` of the reference (atoms such as
+integer values, spikes, dense clusters). A live window is counted into the same buckets in one
+chunked pass, and only its values inside those exact buckets are kept.
 
 Why the KS statistic stays within ``TOLERANCE`` of the exact one: both ECDFs are known exactly at
 every bucket edge, and inside a bucket holding reference mass r and live mass l the gap between
@@ -48,10 +48,21 @@ BoolArray = npt.NDArray[np.bool_]
 # same L1 cache set and counting runs three to six times slower.
 BUCKETS = 65_000
 TOLERANCE = 5e-4  # largest reference mass in a bucket evaluated only at its edges
-TAIL = 1e-4  # reference mass left outside the buckets at each end (kept exactly)
+# Reference mass left outside the buckets at each end (kept exactly): the first that leaves no
+# bucket near the mode denser than DENSE. A heavy tail (lognormal, say) stretches the 0.01 %
+# quantiles so far that the buckets at the mode approach TOLERANCE and would all be kept exactly.
+TAILS = (1e-4, 1e-3, 1e-2)
+DENSE = 0.6 * TOLERANCE  # well below TOLERANCE once the sliding mean smooths the probe's noise
 CHUNK = 131_072  # values per step: few numpy calls, and the temporaries stay in cache
 ATOMS_ONLY = 0.99  # share of reference values at atoms above which a live scan checks atoms alone
 PROBE = 65_536  # reference values used to place the buckets
+
+
+def _densest(hits: IntArray, run: int = 64) -> float:
+    """The largest mean of ``hits`` over ``run`` consecutive buckets: a bucket's own count of
+    probe values is too noisy to tell a dense region from luck."""
+    total = np.concatenate(([0], np.cumsum(hits)))
+    return float((total[run:] - total[:-run]).max()) / run
 
 
 def _probe(values: FloatArray) -> FloatArray:
@@ -73,13 +84,17 @@ class Buckets:
 
     @classmethod
     def place(
-        cls, values: FloatArray, probe: FloatArray | None = None, m: int = BUCKETS
+        cls,
+        values: FloatArray,
+        probe: FloatArray | None = None,
+        m: int = BUCKETS,
+        tail: float = TAILS[0],
     ) -> Buckets | None:
-        """Buckets between the TAIL and 1 - TAIL quantiles of ``probe`` (a sample of ``values``,
-        drawn here when not given); None when the values have no spread to divide (the caller
-        then uses the exact path)."""
+        """Buckets between the ``tail`` and 1 - ``tail`` quantiles of ``probe`` (a sample of
+        ``values``, drawn here when not given); None when the values have no spread to divide
+        (the caller then uses the exact path)."""
         sample = (_probe(values) if probe is None else probe)[::4]  # plenty, and selects faster
-        k = int(sample.size * TAIL)
+        k = int(sample.size * tail)
         lo, hi = (float(v) for v in np.partition(sample, (k, sample.size - 1 - k))[[k, -1 - k]])
         if not hi > lo:  # a spike holds most values: spread the buckets over all of them
             finite = values[np.isfinite(values)]
@@ -286,20 +301,26 @@ class BinnedReference:
         probe = probe[np.isfinite(probe)]
         if probe.size == 0:
             return None
-        buckets = Buckets.place(values, probe)
-        if buckets is None:
-            return None
         # The probe foretells the atoms (a bucket whose probe values are all one value, like an
         # integer column's), so the scan counts their copies instead of keeping them; a heavy
         # bucket holding many values is found by the counts and gathered after the scan.
-        at = buckets.index(probe)
-        hits = np.bincount(at, minlength=buckets.m + 2)
-        keep = hits >= math.ceil(TOLERANCE * probe.size / 4)  # could hold TOLERANCE or more
-        near = keep[at]
-        at, seen = at[near], probe[near]
-        guess = np.full(buckets.m + 2, np.nan)
-        guess[at] = seen  # the last write wins: any probe value of the bucket
-        keep[at[seen != guess[at]]] = False  # two distinct values: not an atom
+        for tail in TAILS:
+            buckets = Buckets.place(values, probe, tail=tail)
+            if buckets is None:
+                return None
+            at = buckets.index(probe)
+            hits = np.bincount(at, minlength=buckets.m + 2)
+            keep = hits >= math.ceil(TOLERANCE * probe.size / 4)  # could hold TOLERANCE or more
+            near = keep[at]
+            at, seen = at[near], probe[near]
+            guess = np.full(buckets.m + 2, np.nan)
+            guess[at] = seen  # the last write wins: any probe value of the bucket
+            keep[at[seen != guess[at]]] = False  # two distinct probe values: not an atom
+            spread = np.where(keep, 0, hits)  # probe values outside atoms ...
+            spread[[0, -1]] = 0  # ... and outside the tails, which are kept exactly anyway
+            if _densest(spread) < DENSE * probe.size:
+                break
+        assert buckets is not None  # the loop ran at least once
         guess[~keep] = np.nan
         keep[[0, -1]] = True
         scan = _scan(buckets, values, keep, guess)
