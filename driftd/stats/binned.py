@@ -318,7 +318,8 @@ class BinnedReference:
             keep[at[seen != guess[at]]] = False  # two distinct probe values: not an atom
             spread = np.where(keep, 0, hits)  # probe values outside atoms ...
             spread[[0, -1]] = 0  # ... and outside the tails, which are kept exactly anyway
-            if _densest(spread) < DENSE * probe.size:
+            dense = DENSE * probe.size
+            if spread.max() < dense or _densest(spread) < dense:  # max: a cheap first look
                 break
         assert buckets is not None  # the loop ran at least once
         guess[~keep] = np.nan
