@@ -10,6 +10,7 @@ import pytest
 
 from driftd import detect
 from driftd.config import DriftConfig
+from driftd.detect.summary import category_counts
 from driftd.domain import DriftReport, FeatureDrift, FeatureKind, FeatureState, Verdict
 from driftd.errors import ConfigError, DataError
 
@@ -340,3 +341,23 @@ def test_compare_frames_is_summarize_then_detect() -> None:
     assert detect.compare_frames(ref, live, kinds, DEFAULT) == detect.detect(
         detect.summarize(ref, kinds), live, DEFAULT
     )
+
+
+@pytest.mark.parametrize("levels", [2, 8, 9, 300])
+@pytest.mark.parametrize("missing", [False, True])
+def test_category_counts_of_a_categorical_match_value_counts(levels: int, missing: bool) -> None:
+    """Counted from the codes (by comparison up to 8 levels, by bincount above), with unused
+    categories dropped and missing values counted, exactly as pandas' value_counts."""
+    rng = np.random.default_rng(levels)
+    names = np.array([f"level {i}" for i in range(levels + 2)], dtype=object)
+    values = pd.Series(names[rng.integers(0, levels, 20_000)]).astype(
+        pd.CategoricalDtype(list(names))  # two categories never used
+    )
+    if missing:
+        values[rng.random(values.size) < 0.1] = np.nan
+    categories, counts, n_missing = category_counts(values)
+    expected = values.value_counts(dropna=True, sort=False)
+    expected = expected[expected > 0]
+    assert list(categories) == list(expected.index)
+    assert counts.tolist() == expected.tolist()
+    assert n_missing == int(values.isna().sum())
