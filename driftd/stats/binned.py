@@ -329,8 +329,9 @@ class BinnedReference:
                 break
         assert buckets is not None  # the loop ran at least once
         guess[~keep] = np.nan
+        at_atoms = float(hits[keep].sum()) / probe.size  # the tails hold no atom (yet)
         keep[[0, -1]] = True
-        scan = _scan(buckets, values, keep, guess)
+        scan = _scan(buckets, values, keep, guess, atoms_only=at_atoms > ATOMS_ONLY)
         n = int(scan.index.size)
         counts = scan.counts
         # Few buckets are exact: work on their numbers, not on masks of all 65,002 buckets.
