@@ -25,8 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
@@ -37,7 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from driftd import config as config_mod
-from driftd import cycle, permissions, trainer
+from driftd import cycle, permissions, sweep, trainer
 from driftd.config import Config, ModelConfig, NameChecks
 from driftd.errors import ConfigError, DriftdError
 from driftd.lock import InstanceLock
@@ -51,10 +50,6 @@ STOP_GRACE_SECONDS = 20.0
 STOPPED = "stopped"  # the heartbeat state of a clean shutdown (see queries.status)
 _POLL_SECONDS = 1.0
 _HEARTBEAT_JOB = "_heartbeat"
-# The start-up sweep removes an orphaned version directory of a model that is mid-cycle elsewhere
-# only after this long untouched (or twice the longest training timeout, if longer).
-ORPHAN_MIN_AGE = timedelta(hours=1)
-ORPHANS_LOGGED = 3
 
 
 @dataclass
@@ -95,7 +90,7 @@ def run(config_path: str, checks: NameChecks) -> int:
     lock.acquire()
     registry = Registry.open(cfg.registry, group=cfg.group)
     try:
-        _sweep(cfg, registry)
+        sweep.at_startup(cfg, registry)
         return _serve(config_path, checks, state, registry)
     finally:
         registry.close()
@@ -106,60 +101,6 @@ def _enable_stack_dumps() -> None:
     """Tracebacks of every thread on a fatal signal, and on SIGUSR1 while running."""
     faulthandler.enable(file=sys.stderr, all_threads=True)
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-
-
-def _sweep(cfg: Config, registry: Registry) -> None:
-    """Start-up: close the runs of dead processes, then clear what their crashes left on disk."""
-    stale = registry.interrupt_stale_runs("driftd stopped during this run (found at start-up)")
-    removed, orphans, deleted = _sweep_artifacts(cfg) if cfg.artifacts.exists() else ([], [], [])
-    if orphans:
-        paths = [str(d.path) for d in orphans[:ORPHANS_LOGGED]]
-        if len(orphans) > ORPHANS_LOGGED:
-            paths.append(f"... ({len(orphans) - ORPHANS_LOGGED} more)")
-        event(
-            "startup.orphans",
-            logging.WARNING,
-            count=len(orphans),
-            removed=len(deleted),
-            kept=(len(orphans) - len(deleted)) or None,
-            paths=",".join(paths),
-        )
-    event(
-        "startup.sweep",
-        interrupted_runs=stale,
-        temp_files_removed=len(removed),
-        orphans_removed=len(deleted),
-    )
-
-
-def _sweep_artifacts(
-    cfg: Config,
-) -> tuple[list[Path], list[trainer.VersionDir], list[Path]]:
-    """``(temp files removed, orphaned version directories, those removed)``.
-
-    A model with a run still 'running' here belongs to a live process (a concurrent ``driftd
-    check``; the runs of dead ones were just closed): its temp files are left alone, and its
-    orphans only go once untouched for ``ORPHAN_MIN_AGE`` (see :mod:`driftd.trainer.orphans`).
-    The directories are listed before the registry is read: a cycle records its run before it
-    creates its directory, so a directory listed here is either referenced, or its writer's run
-    is still 'running' in the snapshot, or nobody will ever reference it.
-    """
-    root = Path(os.path.abspath(cfg.artifacts))  # spelled as the registry stores paths
-    started = time.time()
-    listed = trainer.list_version_dirs(root, trainer.model_dirs(root))
-    models, referenced, busy = queries.artifact_usage(cfg.registry)
-    # A cycle starting after that snapshot is not in `busy`: `before` spares its files.
-    removed = trainer.sweep_temp_files(root, skip=[root / m for m in busy], before=started)
-    timeouts = [m.training.timeout.total_seconds() for m in cfg.models]
-    min_age = max([ORPHAN_MIN_AGE.total_seconds(), *(2 * t for t in timeouts)])
-    orphans, removable = trainer.find_orphans(
-        [d for d in listed if d.model in models],
-        referenced,
-        busy,
-        now=time.time(),
-        min_age=min_age,
-    )
-    return removed, orphans, trainer.remove_dirs(removable)
 
 
 def _serve(config_path: str, checks: NameChecks, state: _State, registry: Registry) -> int:

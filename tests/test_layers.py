@@ -19,6 +19,7 @@ LAYERS = {
     "cycle": 4,
     "extras": 3,
     "retention": 4,
+    "sweep": 4,
     "reproduce": 4,
     "sources": 3,
     "trainer": 3,

@@ -5,7 +5,7 @@ artifact) and only afterwards records the version in the registry. A crash, or a
 between leaves a directory nothing points at. :func:`find_orphans` says which directories are
 orphans and which of them are safe to remove; it is pure, so the rule is unit-tested without a
 clock or a registry. The daemon's start-up sweep lists the directories, asks the registry, and
-calls :func:`remove_dirs` (see ``driftd.daemon._sweep``).
+calls :func:`remove_dirs` (see :mod:`driftd.sweep`).
 
 The rule, conservative on purpose:
 
