@@ -18,8 +18,9 @@ normalises it is taken from the same counts, each value at its bucket's midpoint
 half a bucket width, 0.0015 SD at worst and about 1e-7 of it on the families in the tests.
 
 Costs that shaped the code: the reference is read once (a contiguous probe places the buckets and
-foretells the atoms); each value costs a multiply, an add, a clip, a cast, two comparisons and a
-count, in chunks; gathers use ``np.take``; no BLAS call (OpenBLAS threads spin after one).
+foretells the atoms); each value costs a finiteness check, a multiply, an add, a clip, a cast,
+two comparisons and a count, in chunks; gathers use ``np.take``; no BLAS call (OpenBLAS threads
+spin after one).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -61,7 +62,7 @@ PROBE = 65_536  # reference values used to place the buckets
 def _densest(hits: IntArray, run: int = 64) -> float:
     """The largest mean of ``hits`` over ``run`` consecutive buckets: a bucket's own count of
     probe values is too noisy to tell a dense region from luck."""
-    total = np.concatenate(([0], np.cumsum(hits)))
+    total = _cumulative(hits)
     return float((total[run:] - total[:-run]).max()) / run
 
 
@@ -109,22 +110,6 @@ class Buckets:
     def shift(self) -> float:
         return 1.0 - self.lo * self.scale
 
-    def position(self, x: FloatArray, out: FloatArray | None = None) -> FloatArray:
-        """Where each value falls in bucket units: bucket k holds positions [k, k + 1)."""
-        with np.errstate(over="ignore"):  # a huge value becomes inf, and bucket m + 1
-            t = np.multiply(x, self.scale, out=out)
-        t += self.shift
-        return t
-
-    def clamp(self, t: FloatArray, out: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.intp]:
-        """Positions to bucket numbers (``t`` is overwritten)."""
-        np.minimum(t, self.m + 1.0, out=t)  # two ufuncs: np.clip's wrapper costs ~25 us a call
-        np.maximum(t, 0.0, out=t)
-        if out is None:
-            return t.astype(np.intp)
-        out[...] = t  # truncation, like astype
-        return out
-
     def index(
         self,
         x: FloatArray,
@@ -132,7 +117,15 @@ class Buckets:
         scratch: FloatArray | None = None,
     ) -> npt.NDArray[np.intp]:
         """The bucket of each value; ``out`` and ``scratch`` (as long as ``x``) save allocations."""
-        return self.clamp(self.position(x, scratch), out)
+        with np.errstate(over="ignore"):  # a huge value becomes inf, and bucket m + 1
+            t = np.multiply(x, self.scale, out=scratch)
+        t += self.shift
+        np.minimum(t, self.m + 1.0, out=t)  # two ufuncs: np.clip's wrapper costs ~25 us a call
+        np.maximum(t, 0.0, out=t)
+        if out is None:
+            return t.astype(np.intp)
+        out[...] = t  # truncation, like astype
+        return out
 
     def left_edges(self) -> FloatArray:
         """Left edge of buckets 1..m+1."""
