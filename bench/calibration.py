@@ -12,6 +12,18 @@ Each repetition draws a fresh reference and a fresh live window from the same di
 * dataset FA (significance only): the same with both thresholds at 0, so materiality cannot
   hide a miscalibrated test;
 * feature FA (raw test): the share of single features whose test alone has p <= alpha.
+
+``--dependence`` runs the cells with autocorrelated rows instead (AR(1) with rho 0.5 and 0.9,
+numeric and 5-level categorical cut from the same process, and daily data with a weekly cycle):
+the per-feature false-alarm rate of the test with driftd's effective-sample-size correction
+(the default) and without it (``dependence = false``), each of which should stay within
+alpha + 0.02.
+
+``--power`` runs the dataset-verdict cell of issue 10: 2,000 reference and 2,000 live rows of
+25 features (20 numeric, 5 categorical with 10 levels), 13 of them shifted by amounts driftd
+calls material (mean +0.1 SD, SD x1.1, 5 % of category mass moved), and the same with nothing
+shifted; it prints how often each dataset rule fires: the combined decision (default), the
+older share rule, and "any feature significant after Bonferroni".
 """
 
 from __future__ import annotations
@@ -86,12 +98,165 @@ def run_cell(
     }
 
 
+def ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
+    """A stationary AR(1) series with unit variance."""
+    noise = rng.normal(size=n) * np.sqrt(1 - rho**2)
+    x = np.empty(n)
+    x[0] = rng.normal()
+    for i in range(1, n):
+        x[i] = rho * x[i - 1] + noise[i]
+    return x
+
+
+def dependent(rng: np.random.Generator, process: str, kind: str, n: int) -> np.ndarray:
+    """One feature of ``n`` rows in time order from ``process``; categorical ones are the same
+    latent series cut at its quintiles."""
+    if process.startswith("ar"):
+        latent, sd = ar1(rng, n, float(process[2:])), 1.0
+    else:  # weekly: a weekday profile plus independent noise, starting on a random weekday
+        day = rng.integers(7) + np.arange(n)
+        latent, sd = np.sin(2 * np.pi * day / 7) + rng.normal(size=n), np.sqrt(1.5)
+    if kind == "numeric":
+        return latent
+    # Fixed cut points (the process's quintiles if it were normal), the same for both samples.
+    return np.searchsorted(sps.norm.ppf([0.2, 0.4, 0.6, 0.8]) * sd, latent)
+
+
+DEPENDENCE_CELLS = (
+    ("ar0.5", "numeric", 2_000, 500),
+    ("ar0.5", "numeric", 2_000, 2_000),
+    ("ar0.9", "numeric", 2_000, 500),
+    ("ar0.9", "numeric", 2_000, 2_000),
+    ("ar0.5", "cat5", 2_000, 2_000),
+    ("ar0.9", "cat5", 2_000, 2_000),
+    ("weekly", "numeric", 730, 56),
+    ("weekly", "numeric", 730, 60),
+    ("weekly", "cat5", 730, 60),
+)
+
+
+def run_dependence_cell(
+    process: str, kind: str, n_ref: int, n_live: int, *, reps: int, features: int, seed: int
+) -> dict[str, Any]:
+    """Per-feature false alarms under autocorrelated rows, corrected and uncorrected."""
+    rng = np.random.default_rng(seed)
+    fk = FeatureKind.NUMERIC if kind == "numeric" else FeatureKind.CATEGORICAL
+    kinds = {f"f{i}": fk for i in range(features)}
+    corrected, plain = DriftConfig(alpha=ALPHA), DriftConfig(alpha=ALPHA, dependence=False)
+    hits = {"corrected": 0, "plain": 0}
+    start = time.process_time()
+    for rep in range(reps):
+        ref = pd.DataFrame({k: dependent(rng, process, kind, n_ref) for k in kinds})
+        live = pd.DataFrame({k: dependent(rng, process, kind, n_live) for k in kinds})
+        summary = detect.summarize(ref, kinds)
+        for name, cfg in (("corrected", corrected), ("plain", plain)):
+            report = detect.detect(summary, live, cfg, seed=rep)
+            hits[name] += sum(f.p_value is not None and f.p_value <= ALPHA for f in report.features)
+    return {
+        "process": process,
+        "kind": kind,
+        "n_ref": n_ref,
+        "n_live": n_live,
+        "features": reps * features,
+        **hits,
+        "cpu": time.process_time() - start,
+    }
+
+
+def shifted_frame(rng: np.random.Generator, n: int, shifted: bool) -> pd.DataFrame:
+    """Issue 10's power cell: 20 numeric and 5 categorical features; with ``shifted``, 13 move."""
+    cols: dict[str, Any] = {}
+    for i in range(20):
+        mean = 0.1 if shifted and i < 5 else 0.0
+        sd = 1.1 if shifted and 5 <= i < 10 else 1.0
+        cols[f"x{i}"] = rng.normal(mean, sd, size=n)
+    base = shares(10)
+    moved = base.copy()
+    moved[0] -= 0.05  # 5 % of the mass moves from the commonest level to the rarest
+    moved[-1] += 0.05
+    for i in range(5):
+        p = moved if shifted and i < 3 else base
+        cols[f"c{i}"] = pd.Categorical(rng.choice(10, size=n, p=p), categories=range(10))
+    return pd.DataFrame(cols)
+
+
+def run_power_cell(shifted: bool, *, reps: int, seed: int) -> dict[str, Any]:
+    """How often each dataset rule fires on 2,000 vs 2,000 rows, shifted or not."""
+    rng = np.random.default_rng(seed)
+    combined, share = DriftConfig(alpha=ALPHA), DriftConfig(alpha=ALPHA, decision="share")
+    fired = {"combined": 0, "share": 0, "bonferroni_any": 0}
+    start = time.process_time()
+    for rep in range(reps):
+        ref, live = shifted_frame(rng, 2_000, False), shifted_frame(rng, 2_000, shifted)
+        kinds = detect.infer_kinds(ref)
+        summary = detect.summarize(ref, kinds)
+        report = detect.detect(summary, live, combined, seed=rep)
+        fired["combined"] += report.verdict is Verdict.DRIFT
+        fired["share"] += detect.detect(summary, live, share, seed=rep).verdict is Verdict.DRIFT
+        p = [f.p_value for f in report.features if f.p_value is not None]
+        fired["bonferroni_any"] += min(p) * len(p) <= ALPHA
+    return {"shifted": shifted, "reps": reps, **fired, "cpu": time.process_time() - start}
+
+
+def dependence_main(args: argparse.Namespace) -> None:
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [
+            pool.submit(
+                run_dependence_cell, *cell, reps=args.reps, features=args.features, seed=2000 + i
+            )
+            for i, cell in enumerate(DEPENDENCE_CELLS)
+        ]
+        results = [f.result() for f in futures]
+    print(
+        f"autocorrelated rows, no drift; per-feature FA at alpha {ALPHA}; "
+        f"{args.reps} repetitions x {args.features} features per cell\n"
+    )
+    print(f"{'process':8} {'data':8} {'n_ref':>6} {'n_live':>6} {'corrected':>10} {'plain':>8}")
+    for r in results:
+        n = r["features"]
+        print(
+            f"{r['process']:8} {r['kind']:8} {r['n_ref']:>6,} {r['n_live']:>6,} "
+            f"{r['corrected'] / n:>10.3f} {r['plain'] / n:>8.3f}"
+        )
+    print(f"CPU {sum(r['cpu'] for r in results):.0f} s")
+
+
+def power_main(args: argparse.Namespace) -> None:
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [
+            pool.submit(run_power_cell, shifted, reps=args.reps, seed=3000 + shifted)
+            for shifted in (False, True)
+        ]
+        results = [f.result() for f in futures]
+    print(
+        "2,000 vs 2,000 rows, 25 features (20 numeric, 5 categorical); shifted: 13 features "
+        f"(mean +0.1 SD x5, SD x1.1 x5, 5 % category mass x3); {args.reps} repetitions\n"
+    )
+    print(f"{'data':10} {'combined':>9} {'share':>7} {'Bonferroni any':>15}")
+    for r in results:
+        n = r["reps"]
+        label = "13 of 25" if r["shifted"] else "no drift"
+        print(
+            f"{label:10} {r['combined'] / n:>9.3f} {r['share'] / n:>7.3f} "
+            f"{r['bonferroni_any'] / n:>15.3f}"
+        )
+    print(f"CPU {sum(r['cpu'] for r in results):.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="false-alarm rates without drift")
     parser.add_argument("--reps", type=int, default=400)
     parser.add_argument("--features", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dependence", action="store_true", help="autocorrelated-rows cells")
+    parser.add_argument("--power", action="store_true", help="the dataset-verdict power cell")
     args = parser.parse_args()
+    if args.dependence:
+        dependence_main(args)
+        return
+    if args.power:
+        power_main(args)
+        return
     cells = [(k, r, lv) for k in KINDS for r in N_REF for lv in N_LIVE]
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.workers) as pool:

@@ -202,13 +202,15 @@ def _mixed(n_drift: int, n_total: int, seed: int = 10) -> tuple[pd.DataFrame, pd
 
 
 def test_dataset_verdict_uses_the_share_of_drifted_features() -> None:
-    """3 of 10 drifted: drift at share 0.25, ok at share 0.5; the reason says which and why."""
+    """decision = "share": 3 of 10 drifted is drift at share 0.25, ok at share 0.5; the reason
+    says which and why."""
     ref, live = _mixed(3, 10)
     kinds = dict.fromkeys(ref.columns, NUM)
-    report = detect.compare_frames(ref, live, kinds, DEFAULT)
+    report = detect.compare_frames(ref, live, kinds, DriftConfig(decision="share"))
     assert report.verdict is Verdict.DRIFT and report.drifted_share == pytest.approx(0.3)
     assert report.reason == "3/10 features drifted (f2, f1, f0) ≥ share 0.25"
-    strict = detect.compare_frames(ref, live, kinds, DriftConfig(share=0.5))
+    assert report.p_value is None
+    strict = detect.compare_frames(ref, live, kinds, DriftConfig(decision="share", share=0.5))
     assert strict.verdict is Verdict.OK
     assert strict.reason == "3/10 features drifted (f2, f1, f0) < share 0.5"
 

@@ -12,12 +12,14 @@ config), treats missing values, corrects for testing many features, and writes t
 
 from __future__ import annotations
 
+from driftd.detect.background import Background, learn, learn_seasonal
 from driftd.detect.features import binnable
 from driftd.detect.report import check_config, compare_frames, detect
 from driftd.detect.summary import ColumnSummary, ReferenceSummary, infer_kinds, summarize
 from driftd.detect.thresholds import window_bucket
 
 __all__ = [
+    "Background",
     "ColumnSummary",
     "ReferenceSummary",
     "binnable",
@@ -25,6 +27,8 @@ __all__ = [
     "compare_frames",
     "detect",
     "infer_kinds",
+    "learn",
+    "learn_seasonal",
     "summarize",
     "window_bucket",
 ]

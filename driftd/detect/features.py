@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +18,14 @@ import pandas as pd
 from driftd import stats
 from driftd.config import DriftConfig
 from driftd.detect import thresholds
-from driftd.detect.summary import ColumnSummary, ReferenceSummary, category_counts, numeric_values
+from driftd.detect.summary import (
+    ColumnSummary,
+    ReferenceSummary,
+    categorical_tau,
+    category_counts,
+    numeric_tau,
+    numeric_values,
+)
 from driftd.domain import FeatureKind, FeatureState, StatResult
 from driftd.errors import StatsError
 
@@ -64,21 +72,31 @@ class Evaluation:
 
 
 def evaluate(
-    summary: ReferenceSummary, column: ColumnSummary, live: pd.Series, cfg: DriftConfig, seed: int
+    summary: ReferenceSummary,
+    column: ColumnSummary,
+    live: pd.Series,
+    cfg: DriftConfig,
+    seed: int,
+    floor: float | None = None,
 ) -> Evaluation:
-    """Test one live column against its reference summary."""
+    """Test one live column against its reference summary. ``floor`` raises the effect
+    threshold (the normal variation learnt by :mod:`driftd.detect.background`)."""
     numeric = column.kind is FeatureKind.NUMERIC
     notes: list[str] = []
     ref: stats.NumericReference | stats.BinnedReference | IntArray | None = column.numeric
     cur: stats.Sample | stats.BinnedSample | IntArray | None = None
     new_mass = 0.0
+    identifier: str | None = None
+    if numeric:
+        values = numeric_values(live, column.name)
+        tau_live = numeric_tau(values) if cfg.dependence else 1.0
     if numeric and column.binned is not None:
         ref = column.binned
-        counted = stats.BinnedSample.build(column.binned, numeric_values(live, column.name))
+        counted = stats.BinnedSample.build(column.binned, values)
         n_nan, n_inf, n_finite = counted.n_nan, counted.n_inf, counted.n
         cur = counted if n_finite else None
     elif numeric:
-        finite, n_nan, n_inf = stats.sorted_finite(numeric_values(live, column.name))
+        finite, n_nan, n_inf = stats.sorted_finite(values)
         n_finite = int(finite.size)
         if finite.size and column.numeric is not None:
             cur = stats.Sample.sorted(finite, column.numeric.mean)
@@ -92,6 +110,8 @@ def evaluate(
         ref, cur, new_mass = _align(column, categories, live_counts)
         if new_mass > 0:
             notes.append(f"{new_mass:.1%} of live values in categories new to the reference")
+        identifier = _identifier(column, live_counts, new_mass)
+        tau_live = categorical_tau(live) if cfg.dependence else 1.0
     live_rows = n_live_missing + n_live_usable
     base = Evaluation(
         feature=column.name,
@@ -111,6 +131,8 @@ def evaluate(
     why = _unusable(column, live_rows, n_live_usable, cfg.min_samples)
     if why is not None:
         return replace(base, fallback=why[0], notes=(why[1], *notes))
+    if identifier is not None:
+        return replace(base, fallback=FeatureState.INVALID, notes=(identifier, *notes))
     test = base.test
     if not numeric and test == "chi2" and _small_binary(ref, cur):  # type: ignore[arg-type]
         test = "fisher"
@@ -120,6 +142,11 @@ def evaluate(
         effect_row = stats.get(base.effect_name)
         size = effect_row.run(column.kind, ref, cur, seed=seed).statistic
         limit = _threshold(summary, column, effect_row, n_live_usable, cfg=cfg, seed=seed)
+        if floor is not None and floor > limit:
+            notes.append(f"threshold {floor:.3g} from normal variation (fixed {limit:.3g})")
+            limit = floor
+        if cfg.dependence and result.p_value is not None:
+            result = _deflate(test, result, ref, cur, column.tau, tau_live, notes)
     except StatsError as exc:
         failed = (f"{test}/{base.effect_name}: {exc}", *notes)
         return replace(base, test=test, fallback=FeatureState.INVALID, notes=failed)
@@ -134,6 +161,67 @@ def evaluate(
         nan = (f"{' and '.join(bad)} came out NaN or infinite", *notes)
         return replace(base, test=test, fallback=FeatureState.INVALID, notes=nan)
     return replace(base, test=test, result=result, effect=size, threshold=limit, notes=tuple(notes))
+
+
+IDENTIFIER_MIN_ROWS = 50
+IDENTIFIER_DISTINCT = 0.9  # this share of distinct values (either side) looks like an identifier
+
+
+def _identifier(column: ColumnSummary, live_counts: IntArray, new_mass: float) -> str | None:
+    """Why a categorical column cannot be compared, when it looks like an identifier: a test of
+    category shares has no power on singletons, so an ID column would read ``ok`` for ever."""
+    assert column.counts is not None
+    n_live = int(live_counts.sum())
+    if n_live and new_mass >= 1.0:
+        return (
+            f"every live value ({n_live:,}) is new to the reference: an identifier or a "
+            "renamed coding; leave it out of data.features or refresh the reference"
+        )
+    for side, counts in (("reference", column.counts), ("live", live_counts)):
+        total = int(counts.sum())
+        if total >= IDENTIFIER_MIN_ROWS and counts.size >= IDENTIFIER_DISTINCT * total:
+            return (
+                f"looks like an identifier ({counts.size:,} distinct values in {total:,} "
+                f"{side} rows): category shares cannot drift measurably; leave it out of "
+                "data.features"
+            )
+    return None
+
+
+def _deflate(
+    test: str,
+    result: StatResult,
+    ref: Any,
+    cur: Any,
+    tau_ref: float,
+    tau_live: float,
+    notes: list[str],
+) -> StatResult:
+    """The p-value at the effective sample sizes of autocorrelated rows (KS and chi-square;
+    other tests keep their independent-rows p-value and say so)."""
+    if tau_ref <= 1.0 and tau_live <= 1.0:
+        return result
+    assert result.p_value is not None
+    if test == "ks":
+        n_ref, n_live = int(ref.n), int(cur.n)  # NumericReference/Sample or their binned pair
+        deff = stats.design_effect(n_ref, n_live, tau_ref, tau_live)
+        p = stats.deflated_ks_p(result.statistic, n_ref, n_live, deff)
+    elif test == "chi2":
+        r, c = np.asarray(ref), np.asarray(cur)
+        deff = stats.design_effect(int(r.sum()), int(c.sum()), tau_ref, tau_live)
+        p = stats.deflated_chi2_p(result.statistic, int(np.count_nonzero(r + c)), deff)
+    else:
+        notes.append(
+            f"rows are autocorrelated (tau {tau_ref:.2g} reference, {tau_live:.2g} live) but "
+            f"{test}'s p-value assumes independent rows"
+        )
+        return result
+    notes.append(
+        f"autocorrelated rows (tau {tau_ref:.2g} reference, {tau_live:.2g} live): p-value at "
+        f"{1 / deff:.0%} of the nominal sample size"
+    )
+    # Never below the independent-rows p-value: dependence only removes information.
+    return StatResult(result.statistic, max(result.p_value, p))
 
 
 def _unusable(

@@ -7,46 +7,61 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from driftd import stats
-from driftd.config import TEST_KEYS, DriftConfig
+from driftd.config import BASELINES, DECISIONS, TEST_KEYS, DriftConfig
+from driftd.detect import verdict
+from driftd.detect.background import Background
 from driftd.detect.features import Evaluation, binnable, evaluate
 from driftd.detect.summary import ReferenceSummary, parallel_map, summarize
-from driftd.domain import DriftReport, FeatureDrift, FeatureKind, FeatureState, Verdict
+from driftd.detect.verdict import SHOWN
+from driftd.domain import DriftReport, FeatureDrift, FeatureKind, FeatureState
 from driftd.errors import ConfigError, DataError
-
-_SHOWN = 5  # feature names listed in a reason before "..."
 
 
 def detect(
-    summary: ReferenceSummary, live: pd.DataFrame, cfg: DriftConfig, seed: int = 0
+    summary: ReferenceSummary,
+    live: pd.DataFrame,
+    cfg: DriftConfig,
+    seed: int = 0,
+    *,
+    background: Background | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> DriftReport:
-    """Compare a live window with a summarised reference, feature by feature.
+    """Compare a live window with a summarised reference, feature by feature, then decide.
 
     A feature drifts when its test is significant after the correction across features and its
     effect reaches the threshold, or when its missing-value rate changed significantly by at
-    least ``missing_threshold``. ``seed`` drives the Monte Carlo p-values of sparse chi-square
-    tables and, the first time a window size is seen, the ``"auto"`` threshold resampling.
+    least ``missing_threshold``. The dataset verdict is :func:`driftd.detect.verdict.decide`.
+    ``background`` raises each feature's threshold to the normal variation learnt from past
+    windows; ``weights`` (the champion's importances) weigh the dataset decision. ``seed``
+    drives the Monte Carlo p-values of sparse chi-square tables and, the first time a window
+    size is seen, the ``"auto"`` threshold resampling.
 
     >>> import numpy as np, pandas as pd
-    >>> from driftd.config import TEST_KEYS, DriftConfig
+    >>> from driftd.config import DriftConfig
     >>> rng = np.random.default_rng(0)
     >>> ref = pd.DataFrame({"x": rng.normal(size=5000), "y": rng.normal(size=5000)})
     >>> live = pd.DataFrame({"x": rng.normal(0.5, 1, size=2000), "y": rng.normal(size=2000)})
     >>> kinds = {"x": FeatureKind.NUMERIC, "y": FeatureKind.NUMERIC}
     >>> report = detect(summarize(ref, kinds), live, DriftConfig())
-    >>> report.verdict, report.drifted, report.reason
-    (<Verdict.DRIFT: 'drift'>, ('x',), '1/2 features drifted (x) ≥ share 0.25')
+    >>> report.verdict, report.drifted
+    (<Verdict.DRIFT: 'drift'>, ('x',))
+    >>> report.reason
+    'combined p=5.3e-54 ≤ 0.05, material change in 1: x; 1/2 features drifted (x)'
     """
     check_config(cfg)
     absent = [name for name in summary.columns if name not in live.columns]
     if absent:
         raise DataError(f"live data lacks column(s) {', '.join(map(repr, absent))}")
+    floors = background.thresholds if background is not None else {}
     jobs = [(column, live[name]) for name, column in summary.columns.items()]
     sorted_columns = sum(column.numeric is not None for column in summary.columns.values())
     evaluations = parallel_map(
-        lambda job: evaluate(summary, job[0], job[1], cfg, seed), jobs, len(live) * sorted_columns
+        lambda job: evaluate(summary, job[0], job[1], cfg, seed, floors.get(job[0].name)),
+        jobs,
+        len(live) * sorted_columns,
     )
     features = _decide(evaluations, cfg)
-    return _report(features, cfg, summary.n_rows, len(live))
+    return _report(features, cfg, summary.n_rows, len(live), background, weights)
 
 
 def compare_frames(
@@ -67,6 +82,9 @@ def check_config(cfg: DriftConfig) -> None:
         problem = stats.test_problem(getattr(cfg, key), kind, role)
         if problem:
             problems.append(f"drift.{key}: {problem}")
+    for key, options in (("decision", DECISIONS), ("baseline", BASELINES)):
+        if getattr(cfg, key) not in options:
+            problems.append(f"drift.{key}: must be one of {', '.join(options)}")
     if cfg.correction not in stats.CORRECTIONS:
         problems.append(f"drift.correction: must be one of {', '.join(stats.CORRECTIONS)}")
     for key, value in (
@@ -149,38 +167,35 @@ def _feature(
     )
 
 
-def _report(features: list[FeatureDrift], cfg: DriftConfig, n_ref: int, n_live: int) -> DriftReport:
+def _report(
+    features: list[FeatureDrift],
+    cfg: DriftConfig,
+    n_ref: int,
+    n_live: int,
+    background: Background | None,
+    weights: Mapping[str, float] | None,
+) -> DriftReport:
     features.sort(key=lambda f: (f.effect is None, -(f.effect or 0.0), f.feature))
-    evaluated = [f for f in features if f.state in (FeatureState.OK, FeatureState.DRIFT)]
-    drifted = [f.feature for f in features if f.state is FeatureState.DRIFT]
-    skipped = [f for f in features if f not in evaluated]
+    skipped = [f for f in features if f.state not in (FeatureState.OK, FeatureState.DRIFT)]
     tail = ""
     if skipped:
-        listed = ", ".join(f"{f.feature}: {f.state}" for f in skipped[:_SHOWN])
-        more = ", …" if len(skipped) > _SHOWN else ""
+        listed = ", ".join(f"{f.feature}: {f.state}" for f in skipped[:SHOWN])
+        more = ", …" if len(skipped) > SHOWN else ""
         tail = f"; {len(skipped)} not evaluated ({listed}{more})"
-    if not evaluated:
-        verdict, share = Verdict.INVALID, 0.0
-        reason = f"no feature could be evaluated{tail}" if features else "no features to check"
-    else:
-        share = len(drifted) / len(evaluated)
-        breached = bool(drifted) and share >= cfg.share
-        verdict = Verdict.DRIFT if breached else Verdict.OK
-        names = ", ".join(drifted[:_SHOWN]) + (", …" if len(drifted) > _SHOWN else "")
-        shown = f" ({names})" if drifted else ""
-        sign = "≥" if breached else "<"
-        reason = (
-            f"{len(drifted)}/{len(evaluated)} features drifted{shown} {sign} share {cfg.share:g}"
-            f"{tail}"
-        )
+    baseline = background.note if background is not None else "fixed thresholds"
+    if background is not None and not background.thresholds:
+        tail += f"; {background.note}"  # the fallback to fixed thresholds must be visible
+    decision = verdict.decide(features, cfg, weights if cfg.importance else None, tail)
     return DriftReport(
-        verdict=verdict,
+        verdict=decision.verdict,
         features=tuple(features),
-        drifted_share=share,
+        drifted_share=decision.share,
         share_threshold=cfg.share,
         correction=cfg.correction,
         alpha=cfg.alpha,
         n_ref=n_ref,
         n_live=n_live,
-        reason=reason,
+        reason=decision.reason,
+        p_value=decision.p_value,
+        baseline=baseline,
     )

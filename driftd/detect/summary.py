@@ -86,6 +86,7 @@ class ColumnSummary:
     binned: stats.BinnedReference | None = None  # instead of ``numeric`` for large columns
     categories: pd.Index | None = None
     counts: npt.NDArray[np.int64] | None = None
+    tau: float = 1.0  # integrated autocorrelation time of the rows in stored (time) order
 
     @property
     def n_usable(self) -> int:
@@ -152,16 +153,40 @@ def _summarize_column(
 ) -> ColumnSummary:
     if kind is FeatureKind.NUMERIC:
         values = numeric_values(column, name)
+        tau = numeric_tau(values)
         if binned and values.size >= BINNED_MIN_ROWS:
             bins = stats.BinnedReference.build(values)
             if bins is not None and bins.n >= BINNED_MIN_ROWS:
                 missing = bins.n_nan + bins.n_inf
-                return ColumnSummary(name, kind, values.size, missing, bins.n_inf, binned=bins)
+                return ColumnSummary(
+                    name, kind, values.size, missing, bins.n_inf, binned=bins, tau=tau
+                )
         finite, n_nan, n_inf = stats.sorted_finite(values)
         ref = stats.NumericReference.from_sorted(finite, max_grid) if finite.size else None
-        return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, numeric=ref)
+        return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, numeric=ref, tau=tau)
     categories, counts, n_missing = category_counts(column)
-    return ColumnSummary(name, kind, len(column), n_missing, categories=categories, counts=counts)
+    return ColumnSummary(
+        name,
+        kind,
+        len(column),
+        n_missing,
+        categories=categories,
+        counts=counts,
+        tau=categorical_tau(column),
+    )
+
+
+def numeric_tau(values: npt.NDArray[np.float64]) -> float:
+    """:func:`~driftd.stats.integrated_time` of the newest finite values (bounded cost)."""
+    tail = values[-stats.dependence.MAX_ROWS :]
+    return stats.integrated_time(tail[np.isfinite(tail)])
+
+
+def categorical_tau(column: pd.Series) -> float:
+    """:func:`~driftd.stats.indicator_time` of the newest non-missing values."""
+    tail = column.iloc[-stats.dependence.MAX_ROWS :]
+    codes, _ = pd.factorize(tail, use_na_sentinel=True)
+    return stats.indicator_time(codes[codes >= 0])
 
 
 def numeric_values(column: pd.Series, name: str) -> npt.NDArray[np.float64]:

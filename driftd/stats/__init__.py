@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 from driftd.domain import FeatureKind, StatResult
+from driftd.stats import dependence
 from driftd.stats._samples import (
     SKETCH_GRID,
     NumericReference,
@@ -26,7 +27,15 @@ from driftd.stats._samples import (
 )
 from driftd.stats.binned import BinnedReference, BinnedSample
 from driftd.stats.categorical import chi2, counts_pair, fisher, jensen_shannon, linf, psi, tvd
-from driftd.stats.multiple import CORRECTIONS, adjust, two_proportion
+from driftd.stats.dependence import (
+    deflated_chi2_p,
+    deflated_ks_p,
+    design_effect,
+    effective_size,
+    indicator_time,
+    integrated_time,
+)
+from driftd.stats.multiple import CORRECTIONS, adjust, harmonic_mean_p, two_proportion
 from driftd.stats.numeric import (
     anderson_darling,
     cramer_von_mises,
@@ -55,8 +64,16 @@ __all__ = [
     "chi2",
     "counts_pair",
     "cramer_von_mises",
+    "deflated_chi2_p",
+    "deflated_ks_p",
+    "dependence",
+    "design_effect",
+    "effective_size",
     "fisher",
     "get",
+    "harmonic_mean_p",
+    "indicator_time",
+    "integrated_time",
     "jensen_shannon",
     "jensen_shannon_numeric",
     "ks",
