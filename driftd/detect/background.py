@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -57,28 +57,64 @@ class Background:
     note: str = ""
 
 
+Memo = Callable[[str, Callable[[], dict[str, float]]], dict[str, float]]
+
+
 def learn(
     summary: ReferenceSummary,
     windows: Sequence[pd.DataFrame],
     cfg: DriftConfig,
     kinds: Mapping[str, FeatureKind],
     seed: int = 0,
+    *,
+    keys: Sequence[str] | None = None,
+    memo: Memo | None = None,
 ) -> Background:
     """Thresholds from ``windows`` (consecutive past windows, oldest first) against ``summary``
-    and against each other."""
-    usable = [w for w in windows if len(w) >= cfg.min_samples]
+    and against each other.
+
+    With ``keys`` (one stable name per window, such as its time bounds) and ``memo`` (a cache
+    lookup), each comparison is computed once and reused by later checks: a daily check then
+    compares one new window, not thirty.
+    """
+    names = list(keys) if keys is not None else [str(i) for i in range(len(windows))]
+    usable = [(k, w) for k, w in zip(names, windows, strict=True) if len(w) >= cfg.min_samples]
     if len(usable) < cfg.background_min_windows:
         return _short(len(usable), cfg)
-    effects: dict[str, list[float]] = {name: [] for name in summary.columns}
     plain = _effects_only(cfg)
-    for window in usable:
-        _collect(effects, summary, window, plain, seed, scale=None)
     binned = _binnable(plain)
-    for before, after in itertools.pairwise(usable):
-        own = summarize(before[list(summary.columns)], kinds, binned=binned)
-        _collect(effects, own, after, plain, seed, scale=summary)
-    pairs = 2 * len(usable) - 1
-    return _finish(effects, summary, cfg, len(usable), pairs, "past windows")
+    remember = memo if memo is not None and keys is not None else _no_memo
+    found: list[dict[str, float]] = []
+    for key, window in usable:
+
+        def against_reference(w: pd.DataFrame = window) -> dict[str, float]:
+            return _effects(summary, w, plain, seed, scale=None)
+
+        found.append(remember(f"ref:{summary.fingerprint}:{key}:{len(window)}", against_reference))
+    for (key_a, before), (key_b, after) in itertools.pairwise(usable):
+
+        def pair(a: pd.DataFrame = before, b: pd.DataFrame = after) -> dict[str, float]:
+            own = summarize(a[list(summary.columns)], kinds, binned=binned)
+            return _effects(own, b, plain, seed, scale=summary)
+
+        found.append(
+            remember(f"pair:{summary.fingerprint}:{key_a}:{len(before)}:{key_b}:{len(after)}", pair)
+        )
+    effects = _merge(found, summary.columns)
+    return _finish(effects, summary, cfg, len(usable), len(found), "past windows")
+
+
+def _no_memo(key: str, build: Callable[[], dict[str, float]]) -> dict[str, float]:
+    return build()
+
+
+def _merge(found: Sequence[Mapping[str, float]], names: Iterable[str]) -> dict[str, list[float]]:
+    effects: dict[str, list[float]] = {name: [] for name in names}
+    for one in found:
+        for name, value in one.items():
+            if name in effects:
+                effects[name].append(value)
+    return effects
 
 
 def learn_seasonal(
@@ -93,10 +129,11 @@ def learn_seasonal(
         return _short(len(usable), cfg)
     plain = _effects_only(cfg)
     binned = _binnable(plain)
-    effects: dict[str, list[float]] = {name: [] for name in kinds}
-    for earlier, window in usable:
-        own = summarize(earlier[list(kinds)], kinds, binned=binned)
-        _collect(effects, own, window, plain, seed, scale=None)
+    found = [
+        _effects(summarize(earlier[list(kinds)], kinds, binned=binned), window, plain, seed, None)
+        for earlier, window in usable
+    ]
+    effects = _merge(found, kinds)
     last = summarize(usable[-1][0][list(kinds)], kinds, binned=binned)
     return _finish(effects, last, cfg, len(usable), len(usable), "seasonal pairs")
 
@@ -123,21 +160,21 @@ def _binnable(cfg: DriftConfig) -> bool:
     return binnable(cfg)
 
 
-def _collect(
-    effects: dict[str, list[float]],
+def _effects(
     summary: ReferenceSummary,
     window: pd.DataFrame,
     cfg: DriftConfig,
     seed: int,
     scale: ReferenceSummary | None,
-) -> None:
-    """Append each feature's effect of ``window`` against ``summary``; with ``scale``, numeric
+) -> dict[str, float]:
+    """Each feature's effect of ``window`` against ``summary``; with ``scale``, numeric
     Wasserstein effects are converted from ``summary``'s SDs to ``scale``'s."""
     from driftd.detect.report import detect
 
     report = detect(summary, window[list(summary.columns)], cfg, seed)
+    out = {}
     for f in report.features:
-        if f.effect is None or not math.isfinite(f.effect) or f.feature not in effects:
+        if f.effect is None or not math.isfinite(f.effect):
             continue
         value = f.effect
         if scale is not None and f.kind is FeatureKind.NUMERIC and f.effect_name == "wasserstein":
@@ -145,7 +182,8 @@ def _collect(
             if not (own > 0 and ref > 0):
                 continue
             value = value * own / ref
-        effects[f.feature].append(value)
+        out[f.feature] = value
+    return out
 
 
 def _sd(column: ColumnSummary) -> float:

@@ -1,0 +1,69 @@
+"""How much each feature matters to the champion: its stored permutation importances.
+
+Computed once per version, at its first check as champion, on the holdout it was promoted on
+(``holdout.parquet`` beside its artifact), and stored in the registry's ``importances`` table;
+later checks read them back. A champion without a holdout (an imported or hand-promoted model)
+or whose scoring fails gets no weights: every feature then counts the same, and the failure is
+logged, never a failed cycle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from driftd import sources, trainer
+from driftd.config import ModelConfig
+from driftd.cycle.data import HOLDOUT_FILE
+from driftd.errors import DriftdError
+from driftd.evaluate.importance import permutation_importance, weights
+from driftd.log import event
+from driftd.registry.store import Registry
+
+
+def champion_weights(
+    model: ModelConfig, champion: dict[str, Any] | None, registry: Registry, features: list[str]
+) -> dict[str, float] | None:
+    """Shares of the champion's importance per feature; None when not weighted."""
+    if not model.drift.importance or champion is None:
+        return None
+    version = str(champion["version_id"])
+    stored = registry.importances(version)
+    if not stored:
+        computed = _compute(model, champion, features)
+        if computed is None:
+            return None
+        stored, n_rows = computed
+        registry.record_importances(version, stored, model.promotion.scorer, n_rows)
+    return weights(stored) or None
+
+
+def _compute(
+    model: ModelConfig, champion: dict[str, Any], features: list[str]
+) -> tuple[dict[str, float], int] | None:
+    path = Path(champion["artifact_path"]).parent / HOLDOUT_FILE
+    if not path.exists():
+        return None
+    try:
+        holdout = sources.read(sources.SourceConfig(str(path)), label="champion holdout")
+        sources.require_columns(holdout, [*features, model.data.target], str(path))
+        holdout = holdout[holdout[model.data.target].notna()]
+        if len(holdout) < model.drift.min_samples:
+            return None
+        fitted = trainer.load_model(
+            Path(champion["artifact_path"]),
+            champion["artifact_sha256"],
+            trusted=model.training.trusted_types,
+            allow_pickle=model.training.allow_pickle,
+        )
+        values = permutation_importance(
+            fitted,
+            holdout[features],
+            holdout[model.data.target],
+            model.promotion.scorer,
+            seed=model.training.seed,
+        )
+    except DriftdError as exc:
+        event("importance.unavailable", model=model.name, version=champion["version_id"], error=exc)
+        return None
+    return values, len(holdout)
