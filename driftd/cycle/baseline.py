@@ -68,7 +68,18 @@ def _background(
     frame = _history(model, list(kinds), end)
     windows, keys = _windows(frame, data.timestamp, end, data.window, drift)
     keys = [f"{data.live.path}:{k}" for k in keys]
-    learnt = detect.learn(summary, windows, drift, kinds, seed, keys=keys, memo=cache.other)
+    start = _earliest(reference, data.timestamp)
+    versus = [start is None or len(w) == 0 or _latest(w[data.timestamp]) > start for w in windows]
+    learnt = detect.learn(
+        summary,
+        windows,
+        drift,
+        kinds,
+        seed,
+        keys=keys,
+        memo=cache.other,
+        versus_reference=versus,
+    )
     if learnt.thresholds or data.timestamp not in reference.columns:
         return learnt
     # A young source (the first checks after start-up): the reference's own time span.
@@ -139,6 +150,19 @@ def _windows(
         out.append(sources.window(frame, timestamp, stop - length, stop))
         keys.append(f"{(stop - length).isoformat()}/{stop.isoformat()}")
     return out, keys
+
+
+def _earliest(frame: pd.DataFrame, timestamp: str) -> datetime | None:
+    """When the reference's rows begin, if it has timestamps."""
+    import pandas as pd
+
+    if timestamp not in frame.columns or len(frame) == 0:
+        return None
+    try:
+        stamp = pd.to_datetime(frame[timestamp], utc=True).min()
+    except (TypeError, ValueError):
+        return None
+    return None if pd.isna(stamp) else datetime.fromisoformat(stamp.isoformat())
 
 
 def _latest(times: pd.Series) -> datetime:

@@ -69,29 +69,42 @@ def learn(
     *,
     keys: Sequence[str] | None = None,
     memo: Memo | None = None,
+    versus_reference: Sequence[bool] | None = None,
 ) -> Background:
     """Thresholds from ``windows`` (consecutive past windows, oldest first) against ``summary``
     and against each other.
+
+    ``versus_reference`` (one flag per window) limits the window-vs-reference comparisons to
+    windows of the reference's own era: right after a retrain on new data, windows from before
+    it differ from the new reference by the very change that was retrained for, and would hide
+    the next one. Window-vs-window pairs use every window (a change shows in one pair only).
 
     With ``keys`` (one stable name per window, such as its time bounds) and ``memo`` (a cache
     lookup), each comparison is computed once and reused by later checks: a daily check then
     compares one new window, not thirty.
     """
     names = list(keys) if keys is not None else [str(i) for i in range(len(windows))]
-    usable = [(k, w) for k, w in zip(names, windows, strict=True) if len(w) >= cfg.min_samples]
+    flags = list(versus_reference) if versus_reference is not None else [True] * len(windows)
+    usable = [
+        (k, w, v)
+        for k, w, v in zip(names, windows, flags, strict=True)
+        if len(w) >= cfg.min_samples
+    ]
     if len(usable) < cfg.background_min_windows:
         return _short(len(usable), cfg)
     plain = _effects_only(cfg)
     binned = _binnable(plain)
     remember = memo if memo is not None and keys is not None else _no_memo
     found: list[dict[str, float]] = []
-    for key, window in usable:
+    for key, window, versus in usable:
+        if not versus:
+            continue
 
         def against_reference(w: pd.DataFrame = window) -> dict[str, float]:
             return _effects(summary, w, plain, seed, scale=None)
 
         found.append(remember(f"ref:{summary.fingerprint}:{key}:{len(window)}", against_reference))
-    for (key_a, before), (key_b, after) in itertools.pairwise(usable):
+    for (key_a, before, _), (key_b, after, _) in itertools.pairwise(usable):
 
         def pair(a: pd.DataFrame = before, b: pd.DataFrame = after) -> dict[str, float]:
             own = summarize(a[list(summary.columns)], kinds, binned=binned)
