@@ -46,7 +46,7 @@ def detect(
     >>> report.verdict, report.drifted
     (<Verdict.DRIFT: 'drift'>, ('x',))
     >>> report.reason
-    'combined p=5.3e-54 ≤ 0.05, material change in 1: x; 1/2 features drifted (x)'
+    'combined p=5.3e-54 ≤ 0.05, material and significant: x; 1/2 features drifted (x)'
     """
     check_config(cfg)
     absent = [name for name in summary.columns if name not in live.columns]

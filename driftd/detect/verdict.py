@@ -89,16 +89,22 @@ def decide(
     w, ignored, note = _weights(evaluated, weights, cfg.min_importance)
     p_values = [evidence(f, cfg) for f in evaluated]
     p = stats.harmonic_mean_p(p_values, w)
-    moved = [f.feature for f, q, wt in zip(evaluated, p_values, w, strict=True) if q < 1 and wt > 0]
+    strong = [
+        f.feature
+        for f, q, wt in zip(evaluated, p_values, w, strict=True)
+        if q <= cfg.alpha and wt > 0
+    ]
     breached = p <= cfg.alpha
     verdict = Verdict.DRIFT if breached else Verdict.OK
     sign = "≤" if breached else ">"
     head = f"combined p={p:.2g} {sign} {cfg.alpha:g}"
-    if moved:
-        listed = ", ".join(moved[:SHOWN]) + (", …" if len(moved) > SHOWN else "")
-        head += f", material change in {len(moved)}: {listed}"
+    if strong:
+        listed = ", ".join(strong[:SHOWN]) + (", …" if len(strong) > SHOWN else "")
+        head += f", material and significant: {listed}"
+    elif breached:
+        head += ", from several small material changes together"
     else:
-        head += ", no material change"
+        head += ", no material and significant change"
     quiet = [name for name in drifted if name in ignored]
     if quiet:
         note += f"; drifted but ignored by the champion: {', '.join(quiet[:SHOWN])}"
