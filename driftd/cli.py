@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import math
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from driftd import config as config_mod
 from driftd.config import Config, NameChecks
 from driftd.durations import format_age
 from driftd.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, ConfigError, DriftdError
+from driftd.text import escape, terminal_safe
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -37,13 +39,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except ConfigError as exc:
-        for line in str(exc).splitlines():
-            print(f"driftd: {line}", file=sys.stderr)
+        for problem in exc.problems:  # one line each, whatever the values in them hold
+            prefix = f"{exc.source}: " if exc.source else ""
+            print(f"driftd: {escape(prefix + problem)}", file=sys.stderr)
         return exc.exit_code
     except DriftdError as exc:
+        # Escaped whole, not cut at a newline: the newline may sit inside a path it names.
         # (`!r` inside the conditional would apply to the whole expression: quoted messages)
-        message = str(exc).splitlines()[0] if str(exc) else repr(exc)
-        print(f"driftd: {message}", file=sys.stderr)
+        message = str(exc) if str(exc) else repr(exc)
+        print(f"driftd: {escape(message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -60,28 +64,50 @@ def name_checks() -> NameChecks:
     )
 
 
-def _config(args: argparse.Namespace, *, full: bool = False) -> Config:
+def _config(args: argparse.Namespace, *, full: bool = False, registry: bool = True) -> Config:
+    """The loaded config; with ``registry``, its registry path is refused unless it is a
+    regular file (or absent), before SQLite opens it and blames the disk."""
     path = config_mod.resolve_config_path(getattr(args, "config", None))
-    return config_mod.load(path, name_checks() if full else None)
+    cfg = config_mod.load(path, name_checks() if full else None)
+    if registry:
+        _registry_file(cfg.registry)
+    return cfg
+
+
+def _registry_file(path: Path) -> None:
+    from driftd.registry.connection import require_regular
+
+    require_regular(path)
 
 
 def _config_path(args: argparse.Namespace) -> str:
     return str(config_mod.resolve_config_path(getattr(args, "config", None)))
 
 
-def _emit(args: argparse.Namespace, data: Any, text: Callable[[], str]) -> None:
-    print(render.to_json(data) if getattr(args, "json", False) else text())
+def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:
+    """``data`` as exact JSON with ``--json``; else ``text`` of it with every string escaped."""
+    print(render.to_json(data) if getattr(args, "json", False) else text(terminal_safe(data)))
 
 
 # --- commands -------------------------------------------------------------------------------
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from driftd import daemon, log
+    from driftd import log
+    from driftd.lock import InstanceLock, lock_path
+    from driftd.permissions import Access, make_dirs
 
-    cfg = _config(args, full=True)
+    # The lock before anything slow (importing scipy and scikit-learn, checking the config's
+    # estimator names: seconds), so a second daemon is refused at once. daemon.run checks the
+    # names, and releases the lock.
+    cfg = _config(args)
     log.setup(args.log_level or cfg.log_level)
-    return daemon.run(_config_path(args), name_checks())
+    make_dirs(cfg.registry.parent, Access(cfg.group))
+    lock = InstanceLock(lock_path(cfg.registry))
+    lock.acquire()
+    from driftd import daemon
+
+    return daemon.run(_config_path(args), name_checks(), lock)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -92,7 +118,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     now = _parse_now(args.now) if args.now else None
     results = daemon.check_once(cfg, args.model or None, now)
     data = [render.result_dict(r) for r in results]
-    _emit(args, data, lambda: "\n\n".join(render.result_text(r) for r in data))
+    _emit(args, data, lambda safe: "\n\n".join(render.result_text(r) for r in safe))
     bad = any(r["status"] in ("drift", "failed") for r in data)
     return EXIT_DRIFT if bad else EXIT_OK
 
@@ -110,6 +136,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         registry, problem = _registry_despite(path, exc), "; ".join(exc.problems)
     else:
         registry = cfg.registry
+    _registry_file(registry)
     data = queries.status(registry, now=datetime.now(UTC))
     data["registry"] = str(registry)
     data["config_file_error"] = problem
@@ -117,7 +144,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for m in cfg.models if cfg else ():
         if m.name not in known:
             data["models"].append({"name": m.name, "champion": None, "configured_only": True})
-    _emit(args, data, lambda: _status_text(data))
+    _emit(args, data, _status_text)
     return EXIT_OK
 
 
@@ -138,9 +165,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     from driftd.registry import queries
 
     cfg = _config(args)
+    if not 1 <= args.limit <= _SQLITE_MAX_INT:
+        raise DriftdError(f"--limit: must be between 1 and {_SQLITE_MAX_INT} (got {args.limit})")
     rows = queries.history(cfg.registry, model=args.model, limit=args.limit)
-    cols = ["id", "created_at", "model", "action", "version_id", "actor", "reason"]
-    _emit(args, rows, lambda: render.table(rows, cols))
+    # `at` is the decision's logical time (its run's --now); the wall clock only as recorded at.
+    cols = ["id", "at", "model", "action", "version_id", "actor", "reason", "recorded_at"]
+    heads = [*cols[:-1], "recorded at"]
+    _emit(args, rows, lambda safe: render.table(safe, cols, heads))
     return EXIT_OK
 
 
@@ -150,7 +181,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
     cfg = _config(args)
     rows = queries.versions(cfg.registry, model=args.model)
     cols = ["id", "created_at", "status", "estimator", "data_rows", "parent_id", "artifact_sha256"]
-    _emit(args, rows, lambda: render.table(rows, cols))
+    _emit(args, rows, lambda safe: render.table(safe, cols))
     return EXIT_OK
 
 
@@ -159,7 +190,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     data = queries.show(cfg.registry, args.version)
-    _emit(args, data, lambda: _show_text(data))
+    _emit(args, data, _show_text)
     return EXIT_OK
 
 
@@ -167,7 +198,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     path = args.path or _config_path(args)
     cfg = config_mod.load(path, name_checks())
     names = ", ".join(m.name for m in cfg.models)
-    print(f"{path}: ok ({len(cfg.models)} model(s): {names})")
+    print(escape(f"{path}: ok ({len(cfg.models)} model(s): {names})"))
     return EXIT_OK
 
 
@@ -179,7 +210,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     categorical: tuple[str, ...] = tuple(args.categorical or ())
     skip = set(args.exclude or ())
     if args.config or args.model:
-        cfg = _config(args)
+        cfg = _config(args, registry=False)
         model = cfg.model(args.model) if args.model else cfg.models[0]
         drift_cfg = model.drift
         categorical = categorical or model.data.categorical
@@ -188,10 +219,12 @@ def cmd_drift(args: argparse.Namespace) -> int:
     live = sources.read(SourceConfig(args.live), label="live")
     features = [c for c in reference.columns if c not in skip]
     sources.require_columns(live, features, args.live)
+    sources.check_features(reference, features, categorical, f"reference {args.reference}")
+    sources.check_features(live, features, categorical, f"live {args.live}")
     kinds = detect.infer_kinds(reference[features], categorical)
     report = detect.compare_frames(reference[features], live[features], kinds, drift_cfg)
     data = report.to_dict()
-    _emit(args, data, lambda: _drift_text(data))
+    _emit(args, data, _drift_text)
     return EXIT_DRIFT if report.drifted else EXIT_OK
 
 
@@ -199,10 +232,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
     from driftd.domain import Action, Decision
     from driftd.registry import queries
 
+    _require_reason(args.reason)
     cfg = _config(args)
     version = queries.resolve_version(cfg.registry, args.model, args.version)
     _decide(cfg, args.model, version, Decision(Action.MANUAL_PROMOTE, args.reason))
-    print(f"{args.model}: champion is now {version}")
+    print(escape(f"{args.model}: champion is now {version}"))
     return EXIT_OK
 
 
@@ -211,6 +245,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from driftd.errors import NotFoundError
     from driftd.registry import queries
 
+    _require_reason(args.reason)
     cfg = _config(args)
     history = queries.champion_history(cfg.registry, args.model)
     if args.to:
@@ -231,21 +266,30 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             raise NotFoundError(f"{args.model}: no previous champion to roll back to")
         version = previous[0]
     _decide(cfg, args.model, version, Decision(Action.ROLLBACK, args.reason))
-    print(f"{args.model}: rolled back; champion is now {version}")
+    print(escape(f"{args.model}: rolled back; champion is now {version}"))
     return EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from driftd.registry import queries
+    from driftd.errors import EXIT_REGISTRY
+    from driftd.registry.verify import examine
 
     cfg = _config(args)
-    problems = queries.verify(cfg.registry)
-    data = {"registry": str(cfg.registry), "ok": not problems, "problems": problems}
+    findings = examine(cfg.registry)
+    problems = findings.problems
+    data = {
+        "registry": str(cfg.registry),
+        "ok": not problems,
+        "corrupt": findings.corrupt,
+        "problems": problems,
+    }
     _emit(
         args,
         data,
-        lambda: "\n".join(problems) if problems else f"{cfg.registry}: ok",
+        lambda safe: "\n".join(safe["problems"]) if problems else f"{safe['registry']}: ok",
     )
+    if findings.corrupt:  # the file itself: exit 3, as status and check say for it
+        return EXIT_REGISTRY
     return EXIT_DRIFT if problems else EXIT_OK
 
 
@@ -254,8 +298,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from driftd.registry.store import Registry
 
     cfg = _config(args)
-    if args.keep is not None and args.keep < 0:
-        raise DriftdError(f"--keep: must be >= 0 (got {args.keep})")
+    if args.keep is not None and not 0 <= args.keep <= _SQLITE_MAX_INT:
+        raise DriftdError(f"--keep: must be between 0 and {_SQLITE_MAX_INT} (got {args.keep})")
     planned = retention.plan(cfg, model=args.model, keep=args.keep)
     if not args.dry_run and planned.removals:
         registry = Registry.open(cfg.registry, group=cfg.group, create=False)
@@ -264,7 +308,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         finally:
             registry.close()
     data = planned.to_dict(dry_run=args.dry_run)
-    _emit(args, data, lambda: lineage.gc_text(data))
+    _emit(args, data, lineage.gc_text)
     return EXIT_DRIFT if planned.errors else EXIT_OK
 
 
@@ -272,10 +316,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from driftd import lineage, log, reproduce
 
     cfg = _config(args)
+    if not 0 <= args.tolerance < math.inf:  # NaN compares false: nothing would ever match
+        raise DriftdError(f"--tolerance: must be a finite number >= 0 (got {args.tolerance})")
     log.setup("warning")
     result = reproduce.reproduce(cfg, args.version, tolerance=args.tolerance)
     data = result.to_dict()
-    _emit(args, data, lambda: lineage.reproduce_text(data))
+    _emit(args, data, lineage.reproduce_text)
     return EXIT_OK if result.matches else EXIT_DRIFT
 
 
@@ -305,38 +351,99 @@ def _status_text(data: dict[str, Any]) -> str:
         champ = m.get("champion")
         if champ:
             age = format_age(float(champ.get("age_s") or 0))
-            lines.append(f"  champion       {champ['id']} (since {champ['since']}, {age} ago)")
+            lines.append(
+                f"  champion       {champ['id']} (since {champ['since']}, {age} old at "
+                f"{m['as_of']}{_recorded(champ['since'], champ.get('recorded_at'))})"
+            )
         else:
             lines.append("  champion       none")
         check = m.get("last_check")
         if check:
             drifted = ", ".join(check.get("drifted") or []) or "none"
-            lines.append(f"  last check     {check['at']}  {check['verdict']}  drifted: {drifted}")
+            lines.append(
+                f"  last check     {check['at']}  {check['verdict']}  drifted: {drifted}"
+                + _recorded(check["at"], check.get("recorded_at"), "  (recorded at {})")
+            )
+            if check["verdict"] == "insufficient_data":
+                lines.append(f"                 {check['reason']}")
             lines += render.extra_lines(check.get("extra") or [], width=15)
+            lines += _estimated_lines(check.get("estimated") or [])
         decision = m.get("last_decision")
         if decision:
             lines.append(
                 f"  last decision  {decision['action']} {decision.get('version_id') or ''} "
-                f"({decision['at']})"
+                f"({decision['at']}{_recorded(decision['at'], decision.get('recorded_at'))})"
             )
             lines.append(f"                 {decision['reason']}")
         err = m.get("last_error")
         if err:
-            lines.append(f"  last error     {err['at']}  {err['error']}")
+            lines.append(
+                f"  last error     {err['at']}  {err['error']}"
+                + _recorded(err["at"], err.get("recorded_at"), "  (recorded at {})")
+            )
         nxt = (daemon or {}).get("next_runs", {}) or {}
         if m["name"] in nxt:
             lines.append(f"  next check     {nxt[m['name']]}")
     return "\n".join(lines)
 
 
+def _recorded(at: str | None, recorded: str | None, form: str = "; recorded at {}") -> str:
+    """``form`` with the wall-clock time a logical time was recorded at, when they differ by
+    more than a minute (a replay with ``--now``); "" for a live run, where they agree."""
+    if not at or not recorded:
+        return ""
+    try:
+        apart = abs((_parse_now(at) - _parse_now(recorded)).total_seconds())
+    except DriftdError:
+        return form.format(recorded)
+    return form.format(recorded) if apart > 60 else ""
+
+
+def _estimated_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The primary label-free estimate and its band, then the other estimated metrics."""
+    if not rows:
+        return []
+    first, others = rows[0], [r for r in rows[1:] if r.get("value") is not None]
+    line = f"  estimated      {first['state']}  {first['detail']}"
+    if others:
+        line += "; also " + ", ".join(f"{r['metric']} {r['value']:.3f}" for r in others)
+    return [line]
+
+
 def _daemon_text(daemon: dict[str, Any]) -> str:
-    """Alive (and doing what), stopped cleanly, or died: the heartbeat row read by status."""
+    """Alive (doing what), stalled, starting, crash-looping, stopped cleanly or died: the
+    heartbeat row judged with the lock file (``queries.status``)."""
     pid, age = daemon.get("pid"), format_age(float(daemon.get("age_s") or 0))
+    lock = daemon.get("lock") or {}
+    latest, lock_age = lock.get("pid"), format_age(float(lock.get("age_s") or 0))
+    took = f"pid {latest} took the lock at {lock.get('written_at')} ({lock_age} ago)"
+    before = ""
+    if daemon.get("beat_at"):
+        how = "stopped cleanly" if daemon.get("state") == "stopped" else "last beat"
+        before = f"; before it, pid {pid} {how} at {daemon.get('beat_at')} ({age} ago)"
+    failures = int(daemon.get("start_failures") or 0)
+    starts = f"{failures} start{'s' if failures > 1 else ''}"
     condition = daemon.get("condition")
     if condition == "alive":
         return f"alive (pid {pid}, since {daemon.get('started_at')}): {daemon.get('state')}"
+    if condition == "stalled":
+        return (
+            f"stalled: pid {pid} holds the lock, but its last beat was {daemon.get('beat_at')} "
+            f"({age} ago; registry not writable, or the scheduler stuck? see the journal)"
+        )
+    if condition == "starting":
+        after = f" (after {starts} that died in start-up)" if failures else ""
+        return f"starting: {took}, no heartbeat yet{after}{before}"
+    if condition == "crash_looping":
+        last = f", and now {took}" if lock.get("held") else f"; the last: {took}"
+        return (
+            f"crash-looping: {starts} in a row died in start-up, before their first heartbeat"
+            f"{last}{before} (see the journal)"
+        )
     if condition == "stopped":
         return f"stopped at {daemon.get('stopped_at')} ({age} ago; pid {pid} shut down cleanly)"
+    if failures:
+        return f"died in start-up: {took} and exited before its first heartbeat{before}"
     return (
         f"died: last beat {daemon.get('beat_at')} ({age} ago) from pid {pid} on "
         f"{daemon.get('host')}, and no clean stop recorded (killed, crashed or host down?)"
@@ -372,11 +479,29 @@ def _show_text(data: dict[str, Any]) -> str:
 
 
 def _parse_now(text: str) -> datetime:
+    """``--now`` as an aware datetime inside the range data times can take.
+
+    Data times are held as nanoseconds since 1970 (pandas), which end in 1677 and 2262; a
+    clock outside, or at the calendar's edge where ``now - window`` underflows, is refused.
+    """
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise DriftdError(f"--now: not an ISO-8601 timestamp (got {text!r})") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        inside = _NOW_RANGE[0] <= value <= _NOW_RANGE[1]
+    except OverflowError:  # an offset that moves year 1 or 9999 off the calendar in UTC
+        inside = False
+    if not inside:
+        first, last = (f"{d:%Y-%m-%d}" for d in _NOW_RANGE)
+        raise DriftdError(f"--now: must be between {first} and {last} (got {text!r})")
+    return value
+
+
+_NOW_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
+_SQLITE_MAX_INT = 2**63 - 1
+MAX_REASON = 1000  # characters: a sentence or two and a ticket link; the log is not a wiki
 
 
 def _decide(cfg: Config, model: str, version: str, decision: Any) -> None:
@@ -389,8 +514,7 @@ def _decide(cfg: Config, model: str, version: str, decision: Any) -> None:
     from driftd.registry.store import Registry
     from driftd.registry.verify import artifact_problem
 
-    if not decision.reason.strip():
-        raise DriftdError("--reason: must not be blank; say why, it goes in the decision log")
+    _require_reason(decision.reason)
     problem = artifact_problem(cfg.registry, version)
     if problem:
         raise ArtifactError(f"{problem}; champion unchanged")
@@ -399,6 +523,23 @@ def _decide(cfg: Config, model: str, version: str, decision: Any) -> None:
         registry.decide(model, version, decision, run_id=None, actor=_actor())
     finally:
         registry.close()
+
+
+def _require_reason(reason: str) -> None:
+    """The decision log keeps one printable line per decision: refuse anything else."""
+    if not reason.strip():
+        raise DriftdError("--reason: must not be blank; say why, it goes in the decision log")
+    if len(reason) > MAX_REASON:
+        raise DriftdError(
+            f"--reason: at most {MAX_REASON} characters (got {len(reason)}); "
+            "link to longer notes instead"
+        )
+    control = next((c for c in reason if not c.isprintable()), None)
+    if control is not None:
+        raise DriftdError(
+            f"--reason: must be one line of printable text (got {escape(control)} at "
+            f"character {reason.index(control) + 1})"
+        )
 
 
 def _actor() -> str:

@@ -15,6 +15,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from driftd.text import escape
+
 LOGGER_NAME = "driftd"
 
 
@@ -24,7 +26,9 @@ def format_fields(event: str, fields: Mapping[str, Any]) -> str:
         if value is None:
             continue
         text = f"{value:.6g}" if isinstance(value, float) else str(value)
-        text = text.replace("\n", " ")
+        # A newline or an ANSI escape in a value must not forge a line; journald splits lines
+        # longer than 48 KiB (LineMax), so one value stays well below that.
+        text = escape(text, limit=10_000)
         if not text or any(c in text for c in ' ="'):
             text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
         parts.append(f"{key}={text}")

@@ -5,6 +5,9 @@ a   b
 --  -
 1   x
 22  -
+
+Text for a terminal is escaped by :mod:`driftd.text` (the CLI passes whole results through
+:func:`~driftd.text.terminal_safe` before rendering them); JSON output is exact.
 """
 
 from __future__ import annotations

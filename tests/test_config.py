@@ -913,7 +913,7 @@ def test_directory_instead_of_file(tmp_path: Path) -> None:
     """Pointing --config at a directory is a one-line ConfigError too."""
     with pytest.raises(ConfigError) as info:
         load(tmp_path)
-    assert str(info.value) == f"{tmp_path}: cannot read: Is a directory"
+    assert str(info.value) == f"{tmp_path}: not a regular file (it is a directory)"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ LAYERS = {
     "synth": 3,
     "detect": 2,
     "evaluate": 2,
+    "estimate": 2,
     "policy": 2,
     "render": 2,
     "lineage": 3,
@@ -39,7 +40,8 @@ LAYERS = {
     "errors": 0,
     "notify": 1,
     "lock": 1,
-    "log": 0,
+    "log": 1,  # imports text (escaping every logged value)
+    "text": 0,
 }
 
 # third-party library -> the driftd modules allowed to import it
@@ -47,7 +49,7 @@ HOMES = {
     "scipy": {"stats"},
     "sqlite_utils": {"registry"},
     "apscheduler": {"daemon"},
-    "sklearn": {"trainer", "evaluate"},
+    "sklearn": {"trainer", "evaluate", "estimate"},
     "skops": {"trainer"},
 }
 

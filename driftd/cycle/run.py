@@ -16,6 +16,7 @@ from driftd.cycle.result import CycleResult, summary
 from driftd.errors import DriftdError
 from driftd.log import event
 from driftd.registry.store import Registry
+from driftd.text import escape
 
 
 def run_cycle(
@@ -50,6 +51,12 @@ def run_cycle(
         event("cycle.failed", logging.ERROR, model=model.name, run=run_id, error=error)
         _finish(registry, model, run_id, "failed", error=error)
         return CycleResult(run_id, model.name, "failed", error=error)
+    except OverflowError:
+        # A window, holdout or background span so long that it reaches before year 1.
+        error = "a configured duration reaches past the calendar's edge from this --now"
+        event("cycle.failed", logging.ERROR, model=model.name, run=run_id, error=error)
+        _finish(registry, model, run_id, "failed", error=error)
+        return CycleResult(run_id, model.name, "failed", error=error)
     except OSError as exc:  # the environment, not a bug: a full or read-only disk
         error = f"{exc.filename}: {exc.strerror}" if exc.filename else _first_line(exc)
         event("cycle.failed", logging.ERROR, model=model.name, run=run_id, error=error)
@@ -57,7 +64,9 @@ def run_cycle(
         return CycleResult(run_id, model.name, "failed", error=error)
     except Exception as exc:  # a bug or a foreign error: record it, keep the daemon alive
         error = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
-        logging.getLogger("driftd").error("%s\n%s", error, traceback.format_exc())
+        # The message may carry data values: escaped like every other log line.
+        lines = (escape(line, 10_000) for line in traceback.format_exc().splitlines())
+        logging.getLogger("driftd").error("%s\n%s", escape(error), "\n".join(lines))
         _finish(registry, model, run_id, "failed", error=error)
         return CycleResult(run_id, model.name, "failed", error=error)
     if not _finish(

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,40 @@ from typing import Any
 
 from driftd.errors import RegistryError
 from driftd.registry import codec
+
+
+def require_regular(path: Path) -> None:
+    """RegistryError unless ``path`` is a regular file or absent (symlinks are followed).
+
+    SQLite, handed a directory, reports "disk I/O error", and on a FIFO it would block; this
+    says what the path is instead, before anything opens it.
+
+    >>> require_regular(Path("/"))
+    Traceback (most recent call last):
+    ...
+    driftd.errors.RegistryError: /: the registry is not a regular file (it is a directory)
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot access the registry: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise RegistryError(f"{path}: the registry is not a regular file (it is {_kind(mode)})")
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 class Pool:
@@ -72,6 +107,7 @@ class Pool:
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        require_regular(self.path)
         uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=rw"  # never creates the file
         # check_same_thread=False only so that close() may run in another thread; each
         # connection is otherwise used by the one thread that opened it.

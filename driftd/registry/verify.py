@@ -19,37 +19,54 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from driftd.errors import RegistryError, SchemaTooNewError
 from driftd.registry import codec, schema
+from driftd.registry.connection import require_regular
 
 MOVING_ACTIONS = ("bootstrap", "promote", "manual_promote", "rollback")
 STALE_RUN = timedelta(days=1)
 
 
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """What :func:`examine` found. ``corrupt``: the file itself is damaged or is not SQLite,
+    the condition every other command reports with exit 3; ``driftd verify`` exits 3 for it
+    too, and 1 for a sound file whose invariants are broken."""
+
+    problems: list[str]
+    corrupt: bool = False
+
+
 def verify(path: Path, *, check_artifacts: bool = True, now: datetime | None = None) -> list[str]:
-    """Problems found in the registry at ``path``; raises only SchemaTooNewError."""
+    """Problems found in the registry at ``path`` (see :func:`examine`)."""
+    return examine(path, check_artifacts=check_artifacts, now=now).problems
+
+
+def examine(path: Path, *, check_artifacts: bool = True, now: datetime | None = None) -> Findings:
+    """Problems found in the registry at ``path``, and whether the file itself is corrupt.
+
+    Conditions that every other command refuses the same way raise here too, so that one
+    condition has one exit code: SchemaTooNewError (3), and RegistryError (2) for a path that
+    is not a regular file, a foreign SQLite database, or a file that cannot be opened.
+    """
     path = Path(path)
     if not path.exists():
-        return [f"{path}: no registry file"]
+        return Findings([f"{path}: no registry file"])
+    require_regular(path)
     try:
         conn = codec.connect_ro(path)
     except sqlite3.Error as exc:
-        return [f"{path}: cannot open: {exc}"]
+        return _unreadable(exc, path)
     try:
-        try:
-            version = codec.schema_state(conn, path)
-        except SchemaTooNewError:
-            raise
-        except RegistryError as exc:
-            return [str(exc)]
+        version = codec.schema_state(conn, path)
         integrity = [str(r[0]) for r in conn.execute("PRAGMA integrity_check(100)")]
         if integrity != ["ok"]:
-            return [f"integrity_check: {line}" for line in integrity]
+            return Findings([f"integrity_check: {line}" for line in integrity], corrupt=True)
         if version != schema.SCHEMA_VERSION:
-            return [f"{path}: schema version {version}, expected {schema.SCHEMA_VERSION}"]
+            return Findings([f"{path}: schema version {version}, expected {schema.SCHEMA_VERSION}"])
         conn.execute("BEGIN")  # one snapshot for every check below
         problems = _foreign_keys(conn)
         problems += _champions(conn)
@@ -58,11 +75,18 @@ def verify(path: Path, *, check_artifacts: bool = True, now: datetime | None = N
         if check_artifacts:
             problems += _artifacts(conn)
         problems += _stale_runs(conn, now or datetime.now(UTC))
-        return problems
-    except sqlite3.DatabaseError as exc:
-        return [f"{path}: {exc}"]
+        return Findings(problems)
+    except sqlite3.Error as exc:
+        return _unreadable(exc, path)
     finally:
         conn.close()
+
+
+def _unreadable(exc: sqlite3.Error, path: Path) -> Findings:
+    """A damaged file is a finding (corrupt); anything else (locked, unreadable) is raised."""
+    if codec.is_corrupt(exc):
+        return Findings([f"{path}: {exc}"], corrupt=True)
+    raise codec.translate(exc, path) from None
 
 
 def _foreign_keys(c: sqlite3.Connection) -> list[str]:
@@ -183,6 +207,7 @@ def artifact_problem(path: Path, version_id: str) -> str | None:
     """
     row = None
     if Path(path).exists():
+        require_regular(Path(path))
         try:
             conn = codec.connect_ro(Path(path))
             try:

@@ -11,8 +11,11 @@ Every failure is a one-line :class:`~driftd.errors.DataError` that names the fil
 applies, the column: a missing file, a glob matching nothing, a FIFO / directory / device
 (refused without opening it), a symlink leaving ``allowed_root``, an empty or header-only file,
 invalid UTF-8 (with its byte offset and line), rows with too many fields, corrupt Parquet, a
-failing query, a missing column, or an unparseable timestamp (one bad value is shown, never the
-rows). Values are passed through as read: ``inf`` stays infinite, no row is dropped.
+failing query, a missing column, a column name used twice (pandas would rename the second copy
+and the first would be monitored silently), or an unparseable timestamp (one bad value is
+shown, never the rows). Values are passed through as read: ``inf`` stays infinite, no row is
+dropped. :func:`check_features` then refuses feature columns that hold nested values or mix
+numbers with text, on the reference and the live side alike.
 
 Times follow one rule everywhere: a timestamp column becomes tz-aware UTC (naive values are UTC,
 numbers are epoch seconds), and a window is half-open, ``start < ts <= end``.
@@ -30,10 +33,15 @@ import pandas as pd
 from driftd.config import SourceConfig
 from driftd.errors import DataError
 from driftd.sources import _files, _formats, _time
+from driftd.sources._time import Coverage, coverage
+from driftd.sources._values import check_features
 from driftd.sources._write import write_parquet_atomic
 
 __all__ = [
+    "Coverage",
     "SourceConfig",
+    "check_features",
+    "coverage",
     "read",
     "read_window",
     "require_columns",

@@ -25,6 +25,12 @@ def read_csv(fh: BinaryIO, columns: Sequence[str] | None, where: str) -> pd.Data
     """
     usecols: Any = None if columns is None else set(columns).__contains__
     try:
+        # pandas renames a repeated name ("a", "a.1"), so the header is read once as it is.
+        header = pd.read_csv(
+            fh, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8"
+        )
+        refuse_duplicates([str(n) for n in header.iloc[0]], where)
+        fh.seek(0)
         return pd.read_csv(
             fh,
             usecols=usecols,
@@ -49,6 +55,7 @@ def read_parquet(fh: BinaryIO, columns: Sequence[str] | None, where: str) -> pd.
 
     try:
         schema = pq.ParquetFile(fh).schema_arrow
+        refuse_duplicates(schema.names, where)
         if columns is not None:
             absent = [c for c in columns if c not in schema.names]
             if absent:
@@ -88,7 +95,9 @@ def read_sqlite(database: str, query: str, where: str) -> pd.DataFrame:
         conn.execute("PRAGMA query_only = ON")
         # SQLite reads the file lazily: check it is a database even for a query naming no table.
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return pd.read_sql_query(query, conn)
+        frame = pd.read_sql_query(query, conn)
+        refuse_duplicates([str(c) for c in frame.columns], where)
+        return frame
     except (sqlite3.Error, pd.errors.DatabaseError) as exc:
         cause = exc.__cause__ if isinstance(exc.__cause__, sqlite3.Error) else exc
         raise DataError(f"{where}: query failed: {_one_line(cause)}") from None
@@ -96,6 +105,27 @@ def read_sqlite(database: str, query: str, where: str) -> pd.DataFrame:
         raise DataError(f"{where}: cannot read the query result: {_one_line(exc)}") from None
     finally:
         conn.close()
+
+
+def refuse_duplicates(names: Sequence[str], where: str) -> None:
+    """DataError naming the first column name that occurs twice: only one copy would be read.
+
+    Blank names (pandas calls them ``Unnamed: N``) are not compared.
+
+    >>> refuse_duplicates(["a", "b", "a"], "x.csv")
+    Traceback (most recent call last):
+    ...
+    driftd.errors.DataError: x.csv: duplicate column 'a' (columns 1 and 3); column names must \
+be unique
+    """
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name and name in seen:
+            raise DataError(
+                f"{where}: duplicate column {name!r} (columns {seen[name] + 1} and {i + 1}); "
+                "column names must be unique"
+            )
+        seen[name] = i
 
 
 def describe(exc: BaseException) -> str:

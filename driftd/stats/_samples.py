@@ -216,10 +216,13 @@ class NumericReference:
         lt[tied] = np.searchsorted(v, grid[tied], side="left")
         # Integral of the reference CDF over each cell [g_k, g_k+1], from segment sums of v:
         # values <= g_k add the cell width, values inside add (g_k+1 - x).
-        inside = np.add.reduceat(centred, le[:-1])  # sum of v[le_k:le_k+1], i.e. (g_k, g_k+1]
-        width = np.diff(grid)
-        area = le[:-1] * width + np.diff(le) * (grid[1:] - mean) - inside
-        cell_mean = np.clip(area / n / width, le[:-1] / n, lt[1:] / n)
+        # Values near the float limit overflow here; the cell means then come out non-finite
+        # and detect reports the feature as invalid, so the warning would only be noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            inside = np.add.reduceat(centred, le[:-1])  # sum of v over (g_k, g_k+1]
+            width = np.diff(grid)
+            area = le[:-1] * width + np.diff(le) * (grid[1:] - mean) - inside
+            cell_mean = np.clip(area / n / width, le[:-1] / n, lt[1:] / n)
         return cls(grid, le, lt, cell_mean, n, mean, sd, False)
 
     def expanded(self, size: int = SKETCH_GRID) -> FloatArray:

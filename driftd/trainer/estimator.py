@@ -7,16 +7,25 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from driftd.config import TrainingConfig
 
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", re.ASCII)
+
 
 def check_estimator(dotted: str) -> str | None:
-    """Return why ``dotted`` is not an importable estimator class, or None when it is.
+    """Return why ``dotted`` is not a scikit-learn estimator class, or None when it is.
 
-    The module is imported, so the check sees exactly what the training child will see.
+    Only names inside scikit-learn are resolved: checking a name must not run code nobody
+    asked to run, and importing ``somepackage.Thing`` would run ``somepackage``'s import-time
+    code (in ``driftd validate``, and in the daemon at every config load). Other code trains
+    through ``training.entrypoint`` or ``command``, which name it explicitly. A scikit-learn
+    module is imported only once ``importlib.util.find_spec`` has found it, so that the check
+    sees exactly what the training child will see.
 
     >>> check_estimator("sklearn.linear_model.LogisticRegression") is None
     True
@@ -24,17 +33,27 @@ def check_estimator(dotted: str) -> str | None:
     'no class LogisticRegresion in sklearn.linear_model (did you mean LogisticRegression?)'
     >>> check_estimator("LogisticRegression")
     'must be a dotted class path such as sklearn.linear_model.LogisticRegression'
+    >>> check_estimator("xgboost.XGBClassifier")
+    'not a scikit-learn class: estimator names only sklearn.* classes (use training.entrypoint \
+for other libraries)'
     """
     module_name, _, class_name = dotted.rpartition(".")
     if not module_name or not class_name:
         return "must be a dotted class path such as sklearn.linear_model.LogisticRegression"
+    if module_name.split(".")[0] != "sklearn" or not _DOTTED.fullmatch(dotted):
+        return (
+            "not a scikit-learn class: estimator names only sklearn.* classes "
+            "(use training.entrypoint for other libraries)"
+        )
+    try:
+        found = importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:  # a parent is missing, or is a class rather than a package
+        found = False
+    if not found:
+        return f"no module {module_name}"
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return f"no module {exc.name}"
-        return f"importing {module_name} failed: ModuleNotFoundError: {exc}"
-    except Exception as exc:  # an import runs arbitrary code; report, do not crash validation
+    except Exception as exc:  # a broken installation; report, do not crash validation
         return f"importing {module_name} failed: {type(exc).__name__}: {exc}"
     cls = getattr(module, class_name, None)
     if cls is None:
