@@ -8,13 +8,15 @@ config without importing scikit-learn.
 
 from __future__ import annotations
 
+import calendar
 import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,13 @@ from driftd.errors import ConfigError
 DEFAULT_CONFIG_PATH = "/etc/driftd/config.toml"
 CORRECTIONS = ("bh", "bonferroni", "none")
 PROMOTION_MODES = ("auto", "dry-run", "manual")
+DECISIONS = ("combined", "share")  # drift.decision: how the dataset verdict is decided
+BASELINES = ("background", "fixed")  # drift.baseline: where materiality thresholds come from
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# data.min_coverage. Complete windows of randomly timed events measured >= 0.94 (50+ rows per
+# window) while an hourly source read mid-day, before its daily batch, measures about 0.5:
+# see the README ("Half-covered windows").
+DEFAULT_MIN_COVERAGE = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ class DataConfig:
     categorical: tuple[str, ...] = ()
     labelled: SourceConfig | None = None  # defaults to ``live``
     label_delay: timedelta = timedelta(0)  # labels arrive this long after their row's timestamp
+    # A live window whose rows cover less of its span (by their own cadence) is not judged.
+    min_coverage: float = DEFAULT_MIN_COVERAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +90,15 @@ class DriftConfig:
     multivariate: bool = False
     multivariate_auc: float = 0.55
     multivariate_max_rows: int = 20_000
+    decision: str = "combined"
+    dependence: bool = True  # deflate p-values by the rows' autocorrelation
+    baseline: str = "background"
+    background_windows: int = 30  # past windows to learn normal variation from, at most
+    background_min_windows: int = 8  # fewer: fixed thresholds, with a note
+    background_quantile: float = 0.95
+    seasonal_period: timedelta | None = None  # compare with the same span one period earlier
+    importance: bool = True  # weigh features by the champion's permutation importance
+    min_importance: float = 0.01  # a smaller share of the importance counts as ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +135,10 @@ class PromotionConfig:
     mode: str = "auto"
     # metric name -> how much worse the candidate may be (non-inferiority margin)
     guardrails: Mapping[str, float] = field(default_factory=dict)
+    # After a win, train the live artifact again on training window + holdout (same spec, seed).
+    refit: bool = True
+    # After a `performance` trigger, train and hold out on the newest labelled rows only.
+    recovery: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +146,11 @@ class PolicyConfig:
     cooldown: timedelta = timedelta(hours=1)
     max_retrains_per_day: int = 4
     max_age: timedelta | None = None
-    performance_drop: float | None = None  # absolute drop of promotion.scorer; None = off
+    # Absolute drop of promotion.scorer on labelled live rows; None (`false` in TOML) = off.
+    performance_drop: float | None = 0.05
+    # Estimated (label-free) drop of the primary metric: accuracy, absolute; MAE, relative rise.
+    # None (`false` in TOML) = reported but never a trigger.
+    estimated_drop: float | None = 0.05
     # `driftd gc` keeps this many newest versions of the model whatever their status.
     keep_versions: int = 5
 
@@ -189,7 +216,7 @@ def load(path: str | Path, checks: NameChecks | None = None) -> Config:
     """Read and validate a config file; raise ConfigError listing every problem."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(_read_regular(path))
     except FileNotFoundError:
         raise ConfigError(["file not found"], str(path)) from None
     except UnicodeDecodeError as exc:
@@ -201,6 +228,24 @@ def load(path: str | Path, checks: NameChecks | None = None) -> Config:
         raise ConfigError([f"not valid TOML: {exc}"], str(path)) from None
     # Absolute, so that source paths (kept unresolved for globs) do not depend on the cwd.
     return parse(raw, base=path.absolute().parent, source=str(path), checks=checks)
+
+
+def _read_regular(path: Path) -> str:
+    # Non-blocking open, then fstat: a FIFO or a device is refused at once, where a plain read
+    # would block `driftd validate` (or the daemon's SIGHUP reload) forever.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kinds = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
+            kind = kinds.get(stat.S_IFMT(mode), "a device or special file")
+            raise ConfigError([f"not a regular file (it is {kind})"], str(path))
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks).decode("utf-8")
+    finally:
+        os.close(fd)
 
 
 def parse(
@@ -296,6 +341,7 @@ def _data(r: _Reader) -> DataConfig | None:
         features = None
     categorical = r.string_list("categorical", default=()) or ()
     label_delay = r.duration("label_delay", default=timedelta(0)) or timedelta(0)
+    min_coverage = r.number("min_coverage", DEFAULT_MIN_COVERAGE, lo=0.0, hi=1.0)
     if features is not None and categorical:
         for c in categorical:
             if c not in features:
@@ -303,6 +349,11 @@ def _data(r: _Reader) -> DataConfig | None:
     for col in (timestamp, target):
         if col is not None and features is not None and col in features:
             r.problem("features", f"{col!r} is the timestamp or target column", col)
+    if timestamp is not None and timestamp == target:
+        r.problem("target", "must differ from data.timestamp (one column cannot be both)", target)
+    for c in categorical if features is None else ():
+        if c in (timestamp, target):
+            r.problem("categorical", f"{c!r} is the timestamp or target column", c)
     r.finish()
     if None in (reference, live, timestamp, target, window):
         return None
@@ -317,6 +368,7 @@ def _data(r: _Reader) -> DataConfig | None:
         categorical=tuple(categorical),
         labelled=labelled,
         label_delay=label_delay,
+        min_coverage=min_coverage,
     )
 
 
@@ -345,9 +397,21 @@ def _drift(r: _Reader, checks: NameChecks) -> DriftConfig:
             "multivariate_auc", d.multivariate_auc, lo=0.5, hi=1.0, open_lo=True, open_hi=True
         ),
         multivariate_max_rows=r.integer("multivariate_max_rows", d.multivariate_max_rows, lo=100),
+        decision=r.choice("decision", DECISIONS, default=d.decision),
+        dependence=r.boolean("dependence", d.dependence),
+        baseline=r.choice("baseline", BASELINES, default=d.baseline),
+        background_windows=r.integer("background_windows", d.background_windows, lo=2),
+        background_min_windows=r.integer("background_min_windows", d.background_min_windows, lo=2),
+        background_quantile=r.number("background_quantile", d.background_quantile, lo=0.5, hi=1.0),
+        seasonal_period=r.duration("seasonal_period", default=None),
+        importance=r.boolean("importance", d.importance),
+        min_importance=r.number("min_importance", d.min_importance, lo=0.0, hi=1.0, open_hi=True),
     )
     if out.hysteresis_k > out.hysteresis_n:
         r.problem("hysteresis_k", f"must be <= hysteresis_n ({out.hysteresis_n})", out.hysteresis_k)
+    if out.background_min_windows > out.background_windows:
+        why = f"must be <= background_windows ({out.background_windows})"
+        r.problem("background_min_windows", why, out.background_min_windows)
     if checks.test is not None:
         for key, kind, role in TEST_KEYS:
             name = getattr(out, key)
@@ -446,6 +510,8 @@ def _promotion(r: _Reader, checks: NameChecks) -> PromotionConfig:
         bootstrap=r.integer("bootstrap", d.bootstrap, lo=100),
         mode=r.choice("mode", PROMOTION_MODES, default=d.mode),
         guardrails=r.margins("guardrails", checks.scorer),
+        refit=r.boolean("refit", d.refit),
+        recovery=r.boolean("recovery", d.recovery),
     )
     r.finish()
     return out
@@ -458,9 +524,14 @@ def _policy(r: _Reader) -> PolicyConfig:
         max_retrains_per_day=r.integer("max_retrains_per_day", d.max_retrains_per_day, lo=1),
         max_age=r.duration("max_age", default=None),
         performance_drop=(
-            r.number("performance_drop", 0.05, lo=0.0, hi=1.0, open_lo=True)
-            if "performance_drop" in r.table
-            else None
+            None
+            if r.table.get("performance_drop") is False and r.take("performance_drop") is False
+            else r.number("performance_drop", 0.05, lo=0.0, hi=1.0, open_lo=True)
+        ),
+        estimated_drop=(
+            None
+            if r.table.get("estimated_drop") is False and r.take("estimated_drop") is False
+            else r.number("estimated_drop", d.estimated_drop or 0.05, lo=0.0, hi=1.0, open_lo=True)
         ),
         keep_versions=r.integer("keep_versions", d.keep_versions, lo=0),
     )
@@ -475,7 +546,47 @@ def _is_identifier(name: str) -> bool:
 
 def _cron_problem(expr: str) -> str | None:
     # Checked here, not at scheduling time, where a bad field would stop the daemon.
-    return cron_problem(expr)
+    return cron_problem(expr) or _cron_never_fires(expr)
+
+
+_CRON_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # APScheduler: 0 = Monday
+
+
+def _cron_never_fires(expr: str) -> str | None:
+    """Why a well-formed crontab names no date at all ("0 0 30 feb *"), or None.
+
+    APScheduler fires only on dates that match day, month *and* day_of_week. 28 years
+    (2000-2027) hold every combination of leap year and weekday of 1 January.
+    """
+    _, _, day, month, weekday = expr.lower().split()
+    days = _cron_values(day, 1, 31, ())
+    months = _cron_values(month, 1, 12, _CRON_MONTHS)
+    weekdays = _cron_values(weekday, 0, 6, _CRON_DAYS)
+    for year in range(2000, 2028):
+        for m in months:
+            last = calendar.monthrange(year, m)[1]
+            wanted = days | ({last} if "last" in day.split(",") else set())
+            if any(d <= last and date(year, m, d).weekday() in weekdays for d in wanted):
+                return None
+    return "names no date that exists (day, month and day_of_week must all match): never fires"
+
+
+def _cron_values(field_text: str, lo: int, hi: int, names: tuple[str, ...]) -> set[int]:
+    """The values of one crontab field already checked by ``cron_problem``."""
+    base = 1 if names == _CRON_MONTHS else 0
+    values: set[int] = set()
+    for item in field_text.split(","):
+        if item == "last":
+            continue
+        span, _, step = item.partition("/")
+        if span == "*":
+            first, last = lo, hi
+        else:
+            ends = [names.index(v) + base if v in names else int(v) for v in span.split("-")]
+            first, last = ends[0], hi if len(ends) == 1 and step else ends[-1]
+        values.update(range(first, last + 1, int(step or 1)))
+    return values
 
 
 _MISSING = object()

@@ -22,11 +22,16 @@ class FeatureState(enum.StrEnum):
 
 
 class Verdict(enum.StrEnum):
-    """Dataset-level outcome of one check."""
+    """Dataset-level outcome of one check.
+
+    ``insufficient_data``: the live window's rows cover too little of its span to be judged
+    (``data.min_coverage``); neither drift nor ok, and it does not retrain.
+    """
 
     OK = "ok"
     DRIFT = "drift"
     INVALID = "invalid"
+    INSUFFICIENT = "insufficient_data"
 
 
 class Action(enum.StrEnum):
@@ -113,6 +118,8 @@ class DriftReport:
     n_live: int
     extra: tuple[FeatureDrift, ...] = ()  # prediction drift, multivariate check
     reason: str = ""
+    p_value: float | None = None  # the combined dataset p-value (decision = "combined")
+    baseline: str = ""  # where the effect thresholds came from (fixed, or normal variation)
 
     @property
     def drifted(self) -> tuple[str, ...]:
@@ -129,6 +136,8 @@ class DriftReport:
             "n_live": self.n_live,
             "drifted": list(self.drifted),
             "reason": self.reason,
+            "p_value": self.p_value,
+            "baseline": self.baseline,
             "features": [f.to_dict() for f in self.features],
             "extra": [f.to_dict() for f in self.extra],
         }

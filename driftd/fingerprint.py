@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from driftd.errors import DataError
 
-__all__ = ["file_sha256", "frame_sha256"]
+__all__ = ["file_sha256", "frame_sha256", "snapshot_sha256"]
 
 # Bumped whenever the canonical form changes, so old and new digests never collide.
 _VERSION = b"driftd-frame-v1\0"
@@ -76,6 +76,26 @@ def frame_sha256(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> s
         digest.update(struct.pack("<q", len(blob)))
         digest.update(blob)
     return digest.hexdigest()
+
+
+def snapshot_sha256(frame: pd.DataFrame, features: Sequence[str], target: str) -> str:
+    """The fingerprint of ``frame`` as a training snapshot: its ``features`` and ``target``.
+
+    A version's ``data_sha256`` is this over the rows it was trained on (the trainer hashes the
+    columns it hands the estimator). The reference of a model with no champion yet is
+    fingerprinted the same way, so when the first model trains on exactly the reference rows
+    (all of them labelled), checks before and after that bootstrap name the same reference and
+    count together toward K-of-N hysteresis. Other columns (the timestamp, ids) do not enter:
+    they are neither monitored nor trained on. The target enters only when ``frame`` has it.
+
+    >>> ref = pd.DataFrame({"ts": [1, 2], "x": [0.5, 1.5], "y": [0, 1]})
+    >>> snapshot_sha256(ref, ["x"], "y") == frame_sha256(ref[["x", "y"]])
+    True
+    >>> snapshot_sha256(ref, ["x"], "y") == snapshot_sha256(ref.drop(columns="ts"), ["x"], "y")
+    True
+    """
+    columns = [*features, *([target] if target in frame.columns else [])]
+    return frame_sha256(frame, columns)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

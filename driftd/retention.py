@@ -20,6 +20,12 @@ registry row references, and ``.tmp-*`` files and directories of interrupted wri
 model with a run still running is touched unless it is older than the longest training timeout
 (twice over), so an in-flight training is safe. Each orphan directory gets its own ``gc``
 decision (with no version); the temp files of a model share one.
+
+Clocks: the rule for versions reads no time at all (counts and statuses only), so a replay's
+registry, whose runs live on a ``--now`` clock, is collected exactly like a live one. gc's own
+decisions have no run, so their logical time is when they are recorded, as for ``promote`` and
+``rollback`` (see ``registry.writes.logical_time``). The age floor for leftovers alone uses the
+wall clock: it compares file modification times, which the file system writes in wall time.
 """
 
 from __future__ import annotations

@@ -201,7 +201,9 @@ def test_open_creates_the_schema_in_wal_mode(tmp_path: Path) -> None:
     assert set(schema.TABLES) <= tables
     Registry.open(path).close()  # re-opening applies nothing twice
     with raw(path) as c:
-        assert c.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+        assert c.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == len(
+            schema.MIGRATIONS
+        )
 
 
 def test_every_domain_value_is_allowed_by_the_schema() -> None:
@@ -800,10 +802,25 @@ def _interpreter_for_nobody(gid: int) -> str:
     pytest.skip("no Python interpreter executable by user nobody")
 
 
+def _readable_copy_of_driftd(lib: Path) -> Path:
+    """The driftd under test, copied into ``lib`` with modes anyone may read.
+
+    The checkout (and a venv inside it) may sit where user nobody cannot enter: a home
+    directory, a ``mktemp -d``. ``queries`` needs only the standard library, so the copy is all
+    the child needs.
+    """
+    source = Path(queries.__file__).resolve().parents[1]
+    shutil.copytree(source, lib / "driftd", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [lib, *lib.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return lib
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root")
 def test_a_group_member_can_read_status(tmp_path: Path) -> None:
     """With group_readable, a user of the registry's group (not its owner, no write access to
-    the directory) runs queries.status, with and without the daemon holding the file open."""
+    the directory) runs queries.status, with and without the daemon holding the file open;
+    wherever the checkout lives (its code is copied where that user can read it)."""
     top = Path(tempfile.mkdtemp(prefix="driftd-group-", dir="/tmp"))
     try:
         os.chmod(top, 0o755)
@@ -818,7 +835,7 @@ def test_a_group_member_can_read_status(tmp_path: Path) -> None:
             "import sys\nfrom driftd.registry import queries\n"
             "print(queries.status(sys.argv[1])['models'][0]['champion']['id'])\n"
         )
-
+        lib = _readable_copy_of_driftd(top / "lib")
         python = _interpreter_for_nobody(gid)
 
         def read_as_nobody() -> str:
@@ -827,11 +844,11 @@ def test_a_group_member_can_read_status(tmp_path: Path) -> None:
                 check=False,
                 capture_output=True,
                 text=True,
-                cwd=REPO,
+                cwd=top,
                 user=65534,
                 group=gid,
                 extra_groups=[],
-                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+                env={**os.environ, "PYTHONPATH": str(lib), "PYTHONDONTWRITEBYTECODE": "1"},
             )
             assert out.returncode == 0, out.stderr
             return out.stdout.strip()

@@ -6,19 +6,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from driftd import detect, extras, policy, sources
 from driftd.config import Config, ModelConfig
+from driftd.cycle.baseline import baseline
 from driftd.cycle.cache import SummaryCache
 from driftd.cycle.checks import extra_history, extra_inputs
 from driftd.cycle.data import features_of, load_reference, training_data
+from driftd.cycle.impact import champion_weights
 from driftd.cycle.result import CycleResult
 from driftd.cycle.spec import spec
-from driftd.cycle.training import evaluate_candidate, train
-from driftd.domain import FeatureState, Verdict
+from driftd.cycle.training import Candidate, evaluate_candidate, record_decision, train
+from driftd.domain import Action, DriftReport, FeatureState, Verdict
 from driftd.log import event
 from driftd.registry import queries
 from driftd.registry.store import Registry
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def steps(
@@ -41,17 +47,39 @@ def steps(
     )
     features = features_of(model, reference.frame)
     sources.require_columns(live, features, f"live window of {data.live.path}")
+    # Nested values, or numbers mixed with text, refused on both sides with the same words.
+    where = f"reference {reference.origin}"
+    sources.check_features(reference.frame, features, data.categorical, where)
+    sources.check_features(live, features, data.categorical, f"live window of {data.live.path}")
+    thin = _thin_window(model, live, now, n_ref=len(reference.frame))
+    if thin is not None:
+        # A window its rows only partly cover (data not yet arrived, a hole) would read as drift
+        # in anything tied to time of day or week: record it, judge nothing, retrain nothing.
+        registry.record_check(
+            run_id, model.name, thin, breached=False, reference_sha256=reference.sha256
+        )
+        event("check", model=model.name, run=run_id, verdict=thin.verdict, reason=thin.reason)
+        return CycleResult(run_id, model.name, "ok", thin, "not judged: no retrain")
     kinds = detect.infer_kinds(reference.frame[features], data.categorical)
     binned = detect.binnable(model.drift)
     summary = cache.get(
         f"{reference.sha256}:{','.join(features)}:{binned}",
         lambda: detect.summarize(reference.frame[features], kinds, reference.sha256, binned=binned),
     )
-    report = detect.detect(summary, live[features], model.drift, seed=run_id)
+    # Judged against normal variation (past windows), weighted by what the champion uses.
+    base = baseline(model, reference.frame, summary, kinds, now, cache, seed=run_id)
+    report = detect.detect(
+        base.summary,
+        live[features],
+        model.drift,
+        seed=run_id,
+        background=base.background,
+        weights=champion_weights(model, champion, registry, features),
+    )
     extra = extras.Outcome()
     if report.verdict is not Verdict.INVALID:
         needs = extra_inputs(model, champion, reference, live, features, now)
-        extra = extras.run(model, needs, cache.get, seed=run_id)
+        extra = extras.run(model, needs, cache.get, seed=run_id, estimators=cache.other)
         report = replace(report, extra=extra.rows)
     breached = report.verdict is Verdict.DRIFT
     registry.record_check(
@@ -91,6 +119,7 @@ def steps(
         if model.drift.multivariate
         else (),
         performance=extra.performance,
+        estimated=extra.estimated,
     )
     inputs = policy.PolicyInputs(
         model.drift.hysteresis_k, model.drift.hysteresis_n, model.policy, now
@@ -102,9 +131,11 @@ def steps(
         return CycleResult(run_id, model.name, "interrupted", report, retrain.reason)
 
     event("retrain", model=model.name, run=run_id, reason=retrain.reason)
-    train_frame, holdout = training_data(model, now, champion is None, reference.frame)
+    # After a collapse of realised performance, judge candidates on the newest labelled rows.
+    recent = model.promotion.recovery and retrain.trigger == "performance"
+    split = training_data(model, now, champion is None, reference.frame, recent=recent)
     status(f"training {model.name}")
-    trained = train(cfg, model, registry, run_id, train_frame, features, holdout)
+    trained = train(cfg, model, registry, run_id, split.train, features, split.holdout)
     if isinstance(trained, str):
         if stop is not None and stop.is_set():
             # The daemon killed the child to shut down: the training did not fail, it was cut off.
@@ -116,14 +147,14 @@ def steps(
         return CycleResult(run_id, model.name, "failed", report, retrain.reason, error=error)
 
     status(f"evaluating {model.name}")
-    evaluation, metrics = evaluate_candidate(model, champion, trained, holdout, features)
+    evaluation, metrics = evaluate_candidate(model, champion, trained, split.holdout, features)
     version_id = registry.add_version(
         model.name,
         trained,
         run_id=run_id,
         parent_id=champion["version_id"] if champion else None,
         reference_sha256=reference.sha256,
-        spec=spec(model, retrain.trigger, now, train_frame, holdout=holdout, trained=trained),
+        spec=spec(model, retrain.trigger, now, split, trained=trained),
         metrics=metrics,
     )
     if evaluation is not None and champion is not None:
@@ -131,16 +162,25 @@ def steps(
             run_id, model.name, champion["version_id"], version_id, evaluation
         )
     decision = policy.decide_promotion(evaluation, model.promotion)
-    registry.decide(
-        model.name,
-        version_id,
+    if decision.action is Action.PROMOTE and model.promotion.refit:
+        status(f"refitting {model.name}")
+    version_id, decision = record_decision(
+        cfg,
+        model,
+        registry,
+        run_id,
+        now,
+        retrain.trigger,
+        reference.sha256,
+        split,
+        features,
+        Candidate(version_id, trained, metrics),
         decision,
-        run_id=run_id,
-        actor="daemon",
-        payload={
+        {
             "trigger": retrain.trigger,
             "retrain_reason": retrain.reason,
             "evaluation": evaluation.to_dict() if evaluation else None,
+            "split": split.mode,
         },
     )
     event(
@@ -158,3 +198,29 @@ def steps(
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _thin_window(
+    model: ModelConfig, live: pd.DataFrame, now: datetime, *, n_ref: int
+) -> DriftReport | None:
+    """The ``insufficient_data`` report when the live rows cover less than ``data.min_coverage``
+    of the window's span (by their own cadence, :func:`driftd.sources.coverage`), else None."""
+    data, drift = model.data, model.drift
+    covered = sources.coverage(live[data.timestamp], now - data.window, now)
+    if covered.share is None or covered.share >= data.min_coverage:
+        return None
+    reason = (
+        f"insufficient data: {covered.describe()} (data.min_coverage {data.min_coverage:g}); "
+        "not judged"
+    )
+    return DriftReport(
+        verdict=Verdict.INSUFFICIENT,
+        features=(),
+        drifted_share=0.0,
+        share_threshold=drift.share,
+        correction=drift.correction,
+        alpha=drift.alpha,
+        n_ref=n_ref,
+        n_live=len(live),
+        reason=reason,
+    )

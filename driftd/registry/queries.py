@@ -15,6 +15,7 @@ not exist yet reads as empty (``show`` and ``resolve_version`` raise NotFoundErr
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from driftd.errors import NotFoundError, RegistryError
-from driftd.registry import codec, schema
+from driftd.registry import codec, liveness, schema
 from driftd.registry.codec import loads, parse_iso, utc_iso
 from driftd.registry.verify import verify
 
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 HEARTBEAT_SECONDS = 5.0
+_BAND = re.compile(r"band ([-+0-9.e]+)\.\.([-+0-9.e]+)\)")  # as driftd.estimate writes it
 _JSON = {
     "summary",
     "report",
@@ -109,40 +111,60 @@ def status(
 ) -> dict[str, Any]:
     """The daemon's heartbeat and, per model, champion, last check/decision/error/run.
 
-    ``daemon.alive`` is true when the last beat is younger than three heartbeat intervals and
-    the daemon did not record a clean stop. ``daemon.condition`` says which: ``alive``,
-    ``stopped`` (a clean shutdown at ``daemon.stopped_at``) or ``died`` (the beats stopped with
-    no clean stop recorded: killed, crashed, or the host went down). ``retrains_today`` counts
-    trainings (any outcome) started in the 24 hours before ``now``, as the retrain cap does.
+    ``daemon`` (None when no daemon ever ran) is the heartbeat row plus what the registry's lock
+    file says (``daemon.lock``: whether a process holds it now, its pid, and how many starts in
+    a row did not reach a first heartbeat), which settles at once what the beat's age only
+    suggests after three heartbeat intervals. ``daemon.condition`` is one of: ``alive``,
+    ``stalled`` (the lock is held but the beats stopped: wedged, or the registry cannot be
+    written), ``starting`` (a daemon holds the lock and has not beaten yet), ``crash_looping``
+    (``daemon.start_failures``, the starts in a row that died before their first heartbeat, is
+    2 or more; a new start may be under way), ``stopped`` (a clean shutdown at
+    ``daemon.stopped_at``) and ``died`` (gone without a clean stop; in start-up when
+    ``start_failures`` is 1).
+    ``daemon.alive`` is ``condition == "alive"``. Without a readable lock file, or when the
+    heartbeat comes from another host, the beat's age alone decides alive, stopped or died.
+
+    Per model, times are on the runs' clock, as the policy reads them: each ``at`` and the
+    champion's ``since`` are logical times (a run's ``now``, which ``driftd check --now`` sets
+    in a replay), with the wall-clock time of the write beside them as ``recorded_at``. The
+    champion's ``age_s`` and ``retrains_today`` (trainings, any outcome, in the 24 hours before)
+    are measured at the model's ``as_of`` (see :func:`_clock`), as the retrain cap does.
     """
     now = now or datetime.now(UTC)
+    lock = liveness.lock_state(path)
     with read(path) as c:
         if c is None:
-            return {"daemon": None, "models": []}
+            return {"daemon": liveness.daemon(None, lock, now, heartbeat_interval), "models": []}
         beat = row_dict(c.execute("SELECT * FROM heartbeat WHERE id = 1").fetchone())
-        if beat is not None:
-            beat.pop("id")
-            beat["age_s"] = _age(beat["beat_at"], now)
-            stopped = beat["state"] == "stopped"
-            beat["alive"] = (
-                not stopped and beat["age_s"] is not None and beat["age_s"] < 3 * heartbeat_interval
-            )
-            beat["condition"] = "alive" if beat["alive"] else "stopped" if stopped else "died"
-            beat["stopped_at"] = beat["beat_at"] if stopped else None
         names = [r[0] for r in c.execute("SELECT name FROM models ORDER BY name")]
-        return {"daemon": beat, "models": [_model_status(c, name, now) for name in names]}
+        return {
+            "daemon": liveness.daemon(beat, lock, now, heartbeat_interval),
+            "models": [_model_status(c, name, now) for name in names],
+        }
+
+
+# A decision's logical time: its run's `now`, else (a CLI decision) when it was recorded.
+_DECISION_AT = "COALESCE((SELECT now_at FROM runs r WHERE r.id = d.run_id), d.created_at)"
 
 
 def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, Any]:
-    champ = c.execute("SELECT * FROM champions WHERE model = ?", (name,)).fetchone()
+    champ = c.execute(
+        "SELECT c.*, d.created_at AS recorded_at FROM champions c "
+        "JOIN decisions d ON d.id = c.decision_id WHERE c.model = ?",
+        (name,),
+    ).fetchone()
     check = c.execute(
-        "SELECT * FROM checks WHERE model = ? ORDER BY id DESC LIMIT 1", (name,)
+        "SELECT c.*, r.now_at FROM checks c JOIN runs r ON r.id = c.run_id "
+        "WHERE c.model = ? ORDER BY c.id DESC LIMIT 1",
+        (name,),
     ).fetchone()
     decision = c.execute(
-        "SELECT * FROM decisions WHERE model = ? ORDER BY id DESC LIMIT 1", (name,)
+        f"SELECT d.*, {_DECISION_AT} AS at FROM decisions d "
+        "WHERE d.model = ? ORDER BY d.id DESC LIMIT 1",
+        (name,),
     ).fetchone()
     error = c.execute(
-        "SELECT id, started_at, finished_at, status, error FROM runs "
+        "SELECT id, started_at, finished_at, now_at, status, error FROM runs "
         "WHERE model = ? AND error IS NOT NULL ORDER BY id DESC LIMIT 1",
         (name,),
     ).fetchone()
@@ -151,23 +173,28 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
         "WHERE model = ? ORDER BY id DESC LIMIT 1",
         (name,),
     ).fetchone()
+    as_of = _clock(run, champ, now)
     retrains = c.execute(
-        "SELECT count(*) FROM trainings WHERE model = ? AND started_at >= ?",
-        (name, utc_iso(now - timedelta(days=1))),
+        "SELECT count(*) FROM trainings t LEFT JOIN runs r ON r.id = t.run_id "
+        "WHERE t.model = ? AND COALESCE(r.now_at, t.started_at) >= ?",
+        (name, utc_iso(as_of - timedelta(days=1))),
     ).fetchone()[0]
     return {
         "name": name,
+        "as_of": utc_iso(as_of),
         "champion": None
         if champ is None
         else {
             "id": champ["version_id"],
             "since": champ["since"],
-            "age_s": _age(champ["since"], now),
+            "recorded_at": champ["recorded_at"],
+            "age_s": _age(champ["since"], as_of),
         },
         "last_check": None
         if check is None
         else {
-            "at": check["checked_at"],
+            "at": check["now_at"],
+            "recorded_at": check["checked_at"],
             "run_id": check["run_id"],
             "verdict": check["verdict"],
             "drifted": loads(check["drifted"]),
@@ -177,10 +204,11 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
                 c.execute(
                     "SELECT feature, state, test, p_adjusted, effect_name, effect, threshold, "
                     "n_live, detail FROM feature_drift WHERE check_id = ? AND role = 'extra' "
-                    "ORDER BY feature",
+                    "AND substr(feature, 1, 10) != 'estimated:' ORDER BY feature",
                     (check["id"],),
                 ).fetchall()
             ),
+            "estimated": _estimated(c, check["id"]),
         },
         "last_decision": None
         if decision is None
@@ -188,14 +216,16 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
             "id": decision["id"],
             "action": decision["action"],
             "reason": decision["reason"],
-            "at": decision["created_at"],
+            "at": decision["at"],
+            "recorded_at": decision["created_at"],
             "version_id": decision["version_id"],
             "actor": decision["actor"],
         },
         "last_error": None
         if error is None
         else {
-            "at": error["finished_at"] or error["started_at"],
+            "at": error["now_at"],
+            "recorded_at": error["finished_at"] or error["started_at"],
             "run_id": error["id"],
             "status": error["status"],
             "error": error["error"],
@@ -205,14 +235,45 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
     }
 
 
+def _clock(run: sqlite3.Row | None, champ: sqlite3.Row | None, now: datetime) -> datetime:
+    """The time a model's status is read at: its last run's logical ``now`` (a replay's clock,
+    or about the wall clock for the daemon), or the champion's ``since`` when that is later (a
+    promotion from the CLI after the run); the wall clock ``now`` for a model that never ran.
+    """
+    if run is None:
+        return now
+    moments = [parse_iso(run["now_at"])] + ([parse_iso(champ["since"])] if champ else [])
+    return max(moments)
+
+
+def _estimated(c: sqlite3.Connection, check_id: int) -> list[dict[str, Any]]:
+    """The check's label-free performance estimates (``estimated:*`` rows), primary first."""
+    rows = c.execute(
+        "SELECT substr(feature, 11) AS metric, state, test AS method, effect AS value, "
+        "statistic AS reference, threshold, n_ref AS n_holdout, n_live, detail FROM feature_drift "
+        "WHERE check_id = ? AND role = 'extra' AND substr(feature, 1, 10) = 'estimated:' "
+        "ORDER BY substr(feature, 11) NOT IN ('accuracy', 'mae', 'performance'), feature",
+        (check_id,),
+    ).fetchall()
+    out = _dicts(rows)
+    for row in out:
+        band = _BAND.search(row["detail"] or "")
+        row["low"], row["high"] = (float(band[1]), float(band[2])) if band else (None, None)
+    return out
+
+
 def history(path: Path, model: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Decisions, newest first."""
+    """Decisions, newest first. ``at`` is when each was decided on the runs' clock (its run's
+    logical ``now``; a decision from the CLI has no run and happens when it is recorded);
+    ``recorded_at`` is the wall-clock time of the write (the ``created_at`` column)."""
     with read(path) as c:
         if c is None:
             return []
-        where, params = ("WHERE model = ?", (model,)) if model else ("", ())
+        where, params = ("WHERE d.model = ?", (model,)) if model else ("", ())
         rows = c.execute(
-            f"SELECT * FROM decisions {where} ORDER BY id DESC LIMIT ?", (*params, limit)
+            f"SELECT d.*, {_DECISION_AT} AS at, d.created_at AS recorded_at FROM decisions d "
+            f"{where} ORDER BY d.id DESC LIMIT ?",
+            (*params, limit),
         ).fetchall()
         return _dicts(rows)
 

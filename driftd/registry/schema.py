@@ -12,7 +12,8 @@ SQLite file fails with a clear message instead of "no such table".
 
 A migration is append-only: never edit a released one, add the next. SQLite cannot alter a
 CHECK constraint in place, so a new :class:`driftd.domain.Action` or run status needs a
-migration that rebuilds the table (``tests/test_registry.py`` fails until it exists).
+migration that rebuilds the table (``tests/test_registry.py`` fails until it exists): list a
+:class:`Rebuild` in it, as ``0003_clock`` does for the verdicts.
 
 >>> SCHEMA_VERSION == len(MIGRATIONS)
 True
@@ -27,7 +28,8 @@ APPLICATION_ID = 0x64726674  # "drft"
 
 RUN_STATUSES = ("running", "ok", "drift", "failed", "interrupted", "skipped")
 TRAINING_STATUSES = ("ok", "failed", "timeout", "crashed")
-VERDICTS = ("ok", "drift", "invalid")
+VERDICTS = ("ok", "drift", "invalid", "insufficient_data")
+_VERDICTS_0001 = ("ok", "drift", "invalid")  # what 0001_initial allowed; 0003 widened it
 ACTIONS = (
     "bootstrap",
     "promote",
@@ -46,9 +48,23 @@ def _in(values: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Rebuild:
+    """Recreate ``table`` from its current CREATE statement with ``old`` replaced by ``new``.
+
+    The way to change a CHECK constraint: every column (also those added by later ALTERs),
+    row, index, trigger and AUTOINCREMENT counter is kept (see :mod:`driftd.registry.migrate`).
+    """
+
+    table: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
 class Migration:
     name: str
     sql: str  # one or more statements; run inside the caller's BEGIN IMMEDIATE
+    rebuild: tuple[Rebuild, ...] = ()  # applied before ``sql``
 
 
 # json_valid(NULL) is 0 in SQLite 3.40, so nullable JSON columns spell out `x IS NULL OR`.
@@ -66,7 +82,7 @@ CREATE TABLE runs (
     status TEXT NOT NULL CHECK (status IN {_in(RUN_STATUSES)}),
     trigger TEXT NOT NULL,
     now_at TEXT NOT NULL,
-    verdict TEXT CHECK (verdict IN {_in(VERDICTS)}),
+    verdict TEXT CHECK (verdict IN {_in(_VERDICTS_0001)}),
     error TEXT,
     summary TEXT CHECK (summary IS NULL OR json_valid(summary)),
     pid INTEGER NOT NULL,
@@ -81,7 +97,7 @@ CREATE TABLE checks (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     model TEXT NOT NULL REFERENCES models(name),
     checked_at TEXT NOT NULL,
-    verdict TEXT NOT NULL CHECK (verdict IN {_in(VERDICTS)}),
+    verdict TEXT NOT NULL CHECK (verdict IN {_in(_VERDICTS_0001)}),
     reason TEXT NOT NULL,
     drifted TEXT NOT NULL CHECK (json_valid(drifted)),
     drifted_share REAL,
@@ -273,7 +289,50 @@ FROM versions v
 LEFT JOIN champions c ON c.version_id = v.id;
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+# One clock: champion periods were opened at the wall-clock time of the decision; a decision
+# taken by a run now happens at that run's logical time (`now_at`, `driftd check --now`), so
+# `policy.max_age` and `status` measure a replay's champion on the replay's clock. Decisions
+# without a run (promote, rollback, gc from the CLI) keep their wall time, which is their
+# logical time. `insufficient_data` joins the verdicts (a live window too thinly covered).
+_RUN_NOW = "(SELECT r.now_at FROM decisions d JOIN runs r ON r.id = d.run_id WHERE d.id = {})"
+_OPENED, _PERIOD_OPENED, _PERIOD_CLOSED = (
+    _RUN_NOW.format(column)
+    for column in (
+        "champions.decision_id",
+        "champion_history.decision_id",
+        "champion_history.ended_by",
+    )
+)
+_CLOCK = f"""
+UPDATE champions SET since = COALESCE({_OPENED}, since);
+UPDATE champion_history SET
+    since = COALESCE({_PERIOD_OPENED}, since),
+    until = COALESCE({_PERIOD_CLOSED}, until);
+"""
+_WIDER_VERDICTS = tuple(
+    Rebuild(table, f"verdict IN {_in(_VERDICTS_0001)}", f"verdict IN {_in(VERDICTS)}")
+    for table in ("runs", "checks")
+)
+
+# The champion's permutation importances on its promotion holdout, computed once per version
+# (lazily, at its first check as champion) and weighing the dataset drift decision.
+_IMPORTANCE = """
+CREATE TABLE importances (
+    version_id TEXT NOT NULL REFERENCES versions(id),
+    feature TEXT NOT NULL,
+    importance REAL NOT NULL,
+    metric TEXT NOT NULL,
+    n_rows INTEGER NOT NULL CHECK (n_rows > 0),
+    computed_at TEXT NOT NULL,
+    PRIMARY KEY (version_id, feature)
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _INITIAL),
+    Migration("0002_importance", _IMPORTANCE),
+    Migration("0003_clock", _CLOCK, rebuild=_WIDER_VERDICTS),
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 TABLES = (
@@ -288,4 +347,5 @@ TABLES = (
     "champions",
     "champion_history",
     "heartbeat",
+    "importances",
 )

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from driftd.domain import Action, Decision, DriftReport, Evaluation, TrainedModel
+from driftd.domain import Decision, DriftReport, Evaluation, TrainedModel
 from driftd.errors import NotFoundError, RegistryError
 from driftd.permissions import Access
 from driftd.registry import codec, files, rows, schema, writes
@@ -204,18 +204,22 @@ class Registry:
         """Whether each of the last ``n`` checks breached, newest first (K-of-N hysteresis).
 
         With ``reference_sha256``, only checks against that reference count: breaches measured
-        against a former champion's data say nothing about the current one.
+        against a former champion's data say nothing about the current one. Checks whose window
+        was too thinly covered to judge (``insufficient_data``) are no evidence either way and
+        are skipped.
         """
         if n <= 0:
             return []
         if reference_sha256 is None:
             rows = self._pool.query(
-                "SELECT breached FROM checks WHERE model = ? ORDER BY id DESC LIMIT ?", (model, n)
+                "SELECT breached FROM checks WHERE model = ? AND verdict <> 'insufficient_data' "
+                "ORDER BY id DESC LIMIT ?",
+                (model, n),
             )
         else:
             rows = self._pool.query(
                 "SELECT breached FROM checks WHERE model = ? AND reference_sha256 = ? "
-                "ORDER BY id DESC LIMIT ?",
+                "AND verdict <> 'insufficient_data' ORDER BY id DESC LIMIT ?",
                 (model, reference_sha256, n),
             )
         return [bool(r["breached"]) for r in rows]
@@ -235,7 +239,7 @@ class Registry:
             "SELECT EXISTS (SELECT 1 FROM feature_drift f WHERE f.check_id = c.id "
             "AND f.role = 'extra' AND substr(f.feature, 1, ?) = ? AND f.state = 'drift') AS hit "
             "FROM checks c WHERE c.model = ? AND c.reference_sha256 = ? "
-            "ORDER BY c.id DESC LIMIT ?",
+            "AND c.verdict <> 'insufficient_data' ORDER BY c.id DESC LIMIT ?",
             (len(prefix), prefix, model, reference_sha256, n),
         )
         return [bool(r["hit"]) for r in rows]
@@ -298,27 +302,7 @@ class Registry:
             metrics=metrics,
         )
         with self._pool.transaction() as c:
-            require_model(c, model)
-            if run_id is not None:
-                require_run(c, run_id, model)
-            if parent_id is not None:
-                require_version(c, parent_id, model)
-            number = int(
-                c.execute(
-                    "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE model = ?", (model,)
-                ).fetchone()[0]
-            )
-            version_id = f"{model}-v{number}"
-            writes.insert(
-                c, "versions", {"id": version_id, "model": model, "number": number, **row}
-            )
-            if run_id is not None:
-                c.execute(
-                    "UPDATE trainings SET version_id = ? WHERE id = (SELECT MAX(id) FROM "
-                    "trainings WHERE run_id = ? AND status = 'ok' AND version_id IS NULL)",
-                    (version_id, run_id),
-                )
-            return version_id
+            return writes.insert_version(c, model, row, run_id=run_id, parent_id=parent_id)
 
     def record_evaluation(
         self,
@@ -350,6 +334,30 @@ class Registry:
 
     # --- decisions and the champion pointer ---------------------------------------------
 
+    def importances(self, version_id: str) -> dict[str, float]:
+        """The stored permutation importances of a version ({} when not yet computed)."""
+        rows = self._pool.query(
+            "SELECT feature, importance FROM importances WHERE version_id = ?", (version_id,)
+        )
+        return {r["feature"]: float(r["importance"]) for r in rows}
+
+    def record_importances(
+        self, version_id: str, importances: Mapping[str, float], metric: str, n_rows: int
+    ) -> None:
+        """Store a version's importances once; a second writer's copy is ignored (the values
+        come from the same seeded computation)."""
+        now = utc_iso()
+        values = [
+            (version_id, name, float(value), metric, n_rows, now)
+            for name, value in importances.items()
+        ]
+        with self._pool.transaction() as c:
+            c.executemany(
+                "INSERT INTO importances(version_id, feature, importance, metric, n_rows, "
+                "computed_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                values,
+            )
+
     def decide(
         self,
         model: str,
@@ -367,36 +375,46 @@ class Registry:
         decision id. NotFoundError for an unknown version, RegistryError for another model's.
         A pointer-moving decision's payload also records the version's ``artifact_sha256``.
         """
-        action = decision.action
         with self._pool.transaction() as c:
-            require_model(c, model)
-            if run_id is not None:
-                require_run(c, run_id, model)
-            version = require_version(c, version_id, model) if version_id is not None else None
-            if action is Action.GC and version is not None:
-                raise RegistryError(
-                    f"{version_id}: a version's artifact is collected only through "
-                    "delete_version_artifact, which keeps every current and past champion"
-                )
-            if action.moves_pointer:
-                writes.check_pointer_move(c, model, version, action)
-                if version is not None:
-                    # Anchor the artifact in the hash chain: rewriting versions.artifact_sha256
-                    # to match a swapped file then shows in `driftd verify`.
-                    payload = {**(payload or {}), "artifact_sha256": version["artifact_sha256"]}
-            decision_id, now = writes.append_decision(
-                c,
-                model=model,
-                version_id=version_id,
-                run_id=run_id,
-                action=str(action),
-                reason=decision.reason,
-                actor=actor,
-                payload=payload,
+            return writes.decide(
+                c, model, version_id, decision, run_id=run_id, actor=actor, payload=payload
             )
-            if action.moves_pointer and version_id is not None:
-                writes.move_pointer(c, model, version_id, decision_id, now)
-            return decision_id
+
+    def promote_refit(
+        self,
+        model: str,
+        trained: TrainedModel,
+        *,
+        run_id: int | None,
+        candidate_id: str,
+        reference_sha256: str | None,
+        spec: Mapping[str, Any],
+        metrics: Mapping[str, Any],
+        decision: Decision,
+        actor: str,
+        payload: Mapping[str, Any] | None = None,
+    ) -> tuple[str, int]:
+        """Record a refitted artifact as the next version (parent: the evaluated candidate) and
+        the decision that makes it champion, in one transaction: a crash leaves either the old
+        champion and no refit version, or the refit as champion with its decision and history.
+        Returns (version id, decision id).
+        """
+        row = rows.version_row(
+            trained,
+            run_id=run_id,
+            parent_id=candidate_id,
+            reference_sha256=reference_sha256,
+            spec=spec,
+            metrics=metrics,
+        )
+        with self._pool.transaction() as c:
+            version_id = writes.insert_version(
+                c, model, row, run_id=run_id, parent_id=candidate_id
+            )
+            decision_id = writes.decide(
+                c, model, version_id, decision, run_id=run_id, actor=actor, payload=payload
+            )
+            return version_id, decision_id
 
     def delete_version_artifact(
         self,

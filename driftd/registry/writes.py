@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from driftd.domain import Action, FeatureDrift
+from driftd.domain import Action, Decision, FeatureDrift
 from driftd.errors import NotFoundError, RegistryError
 from driftd.registry import codec
 from driftd.registry.codec import dumps_or_none, real, utc_iso
@@ -103,6 +103,90 @@ def require_version(c: sqlite3.Connection, version_id: str, model: str) -> sqlit
     return row
 
 
+def insert_version(
+    c: sqlite3.Connection,
+    model: str,
+    row: Mapping[str, Any],
+    *,
+    run_id: int | None,
+    parent_id: str | None,
+) -> str:
+    """Insert a ``versions`` row as ``{model}-v{n}``, n = max + 1; link the run's training."""
+    require_model(c, model)
+    if run_id is not None:
+        require_run(c, run_id, model)
+    if parent_id is not None:
+        require_version(c, parent_id, model)
+    number = int(
+        c.execute(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM versions WHERE model = ?", (model,)
+        ).fetchone()[0]
+    )
+    version_id = f"{model}-v{number}"
+    insert(c, "versions", {"id": version_id, "model": model, "number": number, **row})
+    if run_id is not None:
+        c.execute(
+            "UPDATE trainings SET version_id = ? WHERE id = (SELECT MAX(id) FROM "
+            "trainings WHERE run_id = ? AND status = 'ok' AND version_id IS NULL)",
+            (version_id, run_id),
+        )
+    return version_id
+
+
+def decide(
+    c: sqlite3.Connection,
+    model: str,
+    version_id: str | None,
+    decision: Decision,
+    *,
+    run_id: int | None,
+    actor: str,
+    payload: Mapping[str, Any] | None,
+) -> int:
+    """Append a decision; for a pointer-moving action, move the champion. Returns its id."""
+    action = decision.action
+    require_model(c, model)
+    if run_id is not None:
+        require_run(c, run_id, model)
+    version = require_version(c, version_id, model) if version_id is not None else None
+    if action is Action.GC and version is not None:
+        raise RegistryError(
+            f"{version_id}: a version's artifact is collected only through "
+            "delete_version_artifact, which keeps every current and past champion"
+        )
+    if action.moves_pointer:
+        check_pointer_move(c, model, version, action)
+        if version is not None:
+            # Anchor the artifact in the hash chain: rewriting versions.artifact_sha256
+            # to match a swapped file then shows in `driftd verify`.
+            payload = {**(payload or {}), "artifact_sha256": version["artifact_sha256"]}
+    decision_id, recorded_at = append_decision(
+        c,
+        model=model,
+        version_id=version_id,
+        run_id=run_id,
+        action=str(action),
+        reason=decision.reason,
+        actor=actor,
+        payload=payload,
+    )
+    if action.moves_pointer and version_id is not None:
+        move_pointer(c, model, version_id, decision_id, logical_time(c, run_id, recorded_at))
+    return decision_id
+
+
+def logical_time(c: sqlite3.Connection, run_id: int | None, recorded_at: str) -> str:
+    """When a decision happened on the clock the policy uses: its run's ``now`` (the logical
+    time, ``driftd check --now`` in a replay), else ``recorded_at`` (a decision from the CLI
+    happens when it is made). Champion periods open and close at this time, so
+    ``policy.max_age`` and ``status`` measure a champion's age on the runs' clock.
+    """
+    if run_id is None:
+        return recorded_at
+    row = c.execute("SELECT now_at FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return recorded_at if row is None else str(row["now_at"])
+
+
 def append_decision(
     c: sqlite3.Connection,
     *,
@@ -152,7 +236,8 @@ def check_pointer_move(
 def move_pointer(
     c: sqlite3.Connection, model: str, version_id: str, decision_id: int, now: str
 ) -> None:
-    """Close the open champion period, open the new one, point ``champions`` at it."""
+    """Close the open champion period, open the new one, point ``champions`` at it, at ``now``
+    (the decision's :func:`logical_time`)."""
     c.execute(
         "UPDATE champion_history SET until = ?, ended_by = ? WHERE model = ? AND until IS NULL",
         (now, decision_id, model),
