@@ -146,7 +146,8 @@ def evaluate(
             notes.append(f"threshold {floor:.3g} from normal variation (fixed {limit:.3g})")
             limit = floor
         if cfg.dependence and result.p_value is not None:
-            result = _deflate(test, result, ref, cur, column.tau, tau_live, notes)
+            taus = (column.tau, tau_live)
+            result = _deflate(test, result, ref, cur, taus, cfg.min_samples, notes)
     except StatsError as exc:
         failed = (f"{test}/{base.effect_name}: {exc}", *notes)
         return replace(base, test=test, fallback=FeatureState.INVALID, notes=failed)
@@ -193,29 +194,41 @@ def _deflate(
     result: StatResult,
     ref: Any,
     cur: Any,
-    tau_ref: float,
-    tau_live: float,
+    taus: tuple[float, float],
+    floor: int,
     notes: list[str],
 ) -> StatResult:
     """The p-value at the effective sample sizes of autocorrelated rows (KS and chi-square;
-    other tests keep their independent-rows p-value and say so)."""
+    other tests keep their independent-rows p-value and say so).
+
+    The effective size ``n*m/(n+m) / deff`` never drops below ``floor`` (``min_samples``): a
+    reference that spans a season has a huge ``tau`` from the season itself, not from noise,
+    and dividing by it alone would leave the test blind even to a jump of several SDs; the
+    normal-variation thresholds are what judge seasons.
+    """
+    tau_ref, tau_live = taus
     if tau_ref <= 1.0 and tau_live <= 1.0:
         return result
     assert result.p_value is not None
     if test == "ks":
         n_ref, n_live = int(ref.n), int(cur.n)  # NumericReference/Sample or their binned pair
-        deff = stats.design_effect(n_ref, n_live, tau_ref, tau_live)
-        p = stats.deflated_ks_p(result.statistic, n_ref, n_live, deff)
     elif test == "chi2":
-        r, c = np.asarray(ref), np.asarray(cur)
-        deff = stats.design_effect(int(r.sum()), int(c.sum()), tau_ref, tau_live)
-        p = stats.deflated_chi2_p(result.statistic, int(np.count_nonzero(r + c)), deff)
+        n_ref, n_live = int(np.asarray(ref).sum()), int(np.asarray(cur).sum())
     else:
         notes.append(
             f"rows are autocorrelated (tau {tau_ref:.2g} reference, {tau_live:.2g} live) but "
             f"{test}'s p-value assumes independent rows"
         )
         return result
+    en = n_ref * n_live / (n_ref + n_live)
+    deff = min(stats.design_effect(n_ref, n_live, tau_ref, tau_live), max(1.0, en / floor))
+    if deff <= 1.0:
+        return result
+    if test == "ks":
+        p = stats.deflated_ks_p(result.statistic, n_ref, n_live, deff)
+    else:
+        categories = int(np.count_nonzero(np.asarray(ref) + np.asarray(cur)))
+        p = stats.deflated_chi2_p(result.statistic, categories, deff)
     notes.append(
         f"autocorrelated rows (tau {tau_ref:.2g} reference, {tau_live:.2g} live): p-value at "
         f"{1 / deff:.0%} of the nominal sample size"
