@@ -39,7 +39,7 @@ from driftd import config as config_mod
 from driftd import cycle, permissions, sweep, trainer
 from driftd.config import Config, ModelConfig, NameChecks
 from driftd.errors import ConfigError, DriftdError
-from driftd.lock import InstanceLock
+from driftd.lock import InstanceLock, lock_path
 from driftd.log import event
 from driftd.notify import Notifier, status_line
 from driftd.registry import queries
@@ -68,6 +68,9 @@ class _State:
     # Held while writing a heartbeat; once ``stopped`` is set no live beat may overwrite it.
     beat_lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: bool = False
+    instance: InstanceLock | None = None  # the registry's lock, held while running
+    up: bool = False  # a heartbeat was written, and the lock file says so
+    beat_error: str | None = None  # why the last heartbeat write failed, until one succeeds
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -77,24 +80,39 @@ class _State:
         self.wake.set()
 
 
-def run(config_path: str, checks: NameChecks) -> int:
-    """Run until SIGTERM/SIGINT; return the process exit code."""
+def run(config_path: str, checks: NameChecks, lock: InstanceLock | None = None) -> int:
+    """Run until SIGTERM/SIGINT; return the process exit code.
+
+    ``lock`` is the registry's lock, already held: ``driftd run`` takes it before importing this
+    module and checking the config's names (seconds of scipy and scikit-learn imports), so a
+    second daemon is refused at once. Without it, it is taken here. It is released cleanly only
+    after a clean stop; any other end leaves this pid in the lock file for ``driftd status``.
+    """
     _enable_stack_dumps()
-    cfg = config_mod.load(config_path, checks)
-    # Handlers first: a SIGTERM during a long start-up (migration, sweep) then stops cleanly.
-    state = _State(cfg)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, state.on_signal)
-    permissions.make_dirs(cfg.registry.parent, permissions.Access(cfg.group))
-    lock = InstanceLock(cfg.registry.with_name(cfg.registry.name + ".lock"))
-    lock.acquire()
-    registry = Registry.open(cfg.registry, group=cfg.group)
+    code: int | None = None
     try:
-        sweep.at_startup(cfg, registry)
-        return _serve(config_path, checks, state, registry)
+        cfg = config_mod.load(config_path, checks)
+        # Handlers first: a SIGTERM during a long start-up (migration, sweep) then stops cleanly.
+        state = _State(cfg)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, state.on_signal)
+        if lock is None:
+            permissions.make_dirs(cfg.registry.parent, permissions.Access(cfg.group))
+            lock = InstanceLock(lock_path(cfg.registry))
+            lock.acquire()
+        elif lock.path != lock_path(cfg.registry):  # the file was edited while we started
+            raise ConfigError(["registry: changed while driftd was starting"], config_path)
+        state.instance = lock
+        registry = Registry.open(cfg.registry, group=cfg.group)
+        try:
+            sweep.at_startup(cfg, registry)
+            code = _serve(config_path, checks, state, registry)
+            return code
+        finally:
+            registry.close()
     finally:
-        registry.close()
-        lock.release()
+        if lock is not None:
+            lock.release(clean=code == 0)
 
 
 def _enable_stack_dumps() -> None:
@@ -136,8 +154,20 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
     scheduler.add_listener(on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
     def heartbeat() -> None:
-        state.last_beat = time.monotonic()
-        _write_beat(state, scheduler, registry)
+        state.last_beat = time.monotonic()  # the scheduler fires jobs: the watchdog may be fed
+        try:
+            _write_beat(state, scheduler, registry)
+        except DriftdError as exc:
+            # A full disk or a read-only registry: say so once, not every 5 s, and keep beating.
+            # Restarting would not help, so the watchdog is still fed; status shows the beat's
+            # age grow while the lock is held ("stalled").
+            if state.beat_error is None:
+                event("heartbeat.failed", logging.ERROR, error=str(exc))
+            state.beat_error = str(exc)
+        else:
+            if state.beat_error is not None:
+                event("heartbeat.recovered", previous_error=state.beat_error)
+            state.beat_error = None
 
     def job(name: str) -> None:
         try:
@@ -242,6 +272,10 @@ def _write_beat(state: _State, scheduler: Any, registry: Registry) -> None:
         if state.stopped:
             return
         registry.beat(os.getpid(), line, next_runs=next_runs, config_error=state.config_error)
+        if not state.up and state.instance is not None:
+            # Up: status now reads this daemon from the heartbeat, not as one starting.
+            state.instance.mark_up()
+            state.up = True
 
 
 def _next_runs(scheduler: Any) -> dict[str, datetime]:
@@ -390,6 +424,8 @@ def _shutdown(state: _State, scheduler: Any, registry: Registry, notifier: Notif
     if busy:
         # A cycle stuck in a foreign call: its run is already recorded as interrupted, and the
         # interpreter would otherwise join the worker thread forever at exit.
+        if state.instance is not None:
+            state.instance.release()  # a clean stop, though `finally` will not run
         logging.shutdown()
         os._exit(0)
     return 0

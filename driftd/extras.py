@@ -10,7 +10,12 @@ Each one becomes :class:`~driftd.domain.FeatureDrift` rows for ``DriftReport.ext
   (:mod:`driftd.evaluate.separability`), drift when its p-value is at most ``alpha`` *and* its
   held-out AUC is at least ``multivariate_auc``;
 - ``performance:<scorer>``: the champion's metric on labelled live rows against its recorded
-  holdout value (:class:`driftd.policy.Performance`).
+  holdout value (:class:`driftd.policy.Performance`);
+- ``estimated:<metric>``: the champion's performance on the live window estimated without
+  labels (:mod:`driftd.estimate`: accuracy, ROC AUC, F1 for classifiers; MAE, RMSE for
+  regressors), the primary metric first and the only one that can be ``drift``
+  (:class:`driftd.policy.EstimatedPerformance`). The estimate is in ``effect``, the champion's
+  realised holdout value in ``statistic``, the 95 % band in ``detail``.
 
 A check that cannot run yields one ``invalid`` or ``insufficient_data`` row saying why; it never
 fails the cycle. The cycle reads files and the registry; everything here gets frames and models.
@@ -22,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from driftd import detect, evaluate, policy
+from driftd import detect, estimate, evaluate, policy
 from driftd.config import DriftConfig, ModelConfig
 from driftd.domain import FeatureDrift, FeatureKind, FeatureState
 from driftd.errors import DriftdError
@@ -35,10 +40,13 @@ if TYPE_CHECKING:
 PREDICTION = "prediction"
 MULTIVARIATE = "multivariate"
 PERFORMANCE = "performance"
-SCOPES = (PREDICTION, MULTIVARIATE, PERFORMANCE)
+ESTIMATED = "estimated"
+SCOPES = (PREDICTION, MULTIVARIATE, PERFORMANCE, ESTIMATED)
 _SHOWN = 3  # separating features named in a multivariate detail
 
 SummaryGetter = Callable[[str, Callable[[], detect.ReferenceSummary]], detect.ReferenceSummary]
+Fitted = estimate.PerformanceEstimator | FeatureDrift  # an estimator, or the row saying why not
+EstimatorGetter = Callable[[str, Callable[[], Fitted]], Fitted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +60,36 @@ class Inputs:
     prediction_reference: Callable[[], pd.DataFrame]  # rows whose outputs are the reference
     labelled: Callable[[], pd.DataFrame]  # the labelled rows of the performance window
     baseline: float | None  # the champion's recorded holdout value of promotion.scorer
+    # Whose outputs on prediction_reference() are the reference; None: the champion's own.
+    reference_model: Callable[[], Any] | None = None
+    # The champion's promotion holdout with its labels (None inside: it has none); None: the
+    # estimated performance is not wired in.
+    holdout: Callable[[], pd.DataFrame | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     rows: tuple[FeatureDrift, ...] = ()
     performance: policy.Performance | None = None  # None: the performance check is off
+    estimated: policy.EstimatedPerformance | None = None  # None: nothing was estimated
 
 
-def run(model: ModelConfig, inputs: Inputs, summaries: SummaryGetter, seed: int = 0) -> Outcome:
-    """Every enabled extra check: prediction drift and performance need a champion."""
+def run(
+    model: ModelConfig,
+    inputs: Inputs,
+    summaries: SummaryGetter,
+    seed: int = 0,
+    estimators: EstimatorGetter | None = None,
+) -> Outcome:
+    """Every enabled extra check: prediction drift, performance and its estimate need a champion.
+
+    ``estimators(key, build)`` caches the fitted performance estimator per champion (the
+    cycle's ``SummaryCache.other``); without it the estimator is fitted on every call.
+    """
     drift, rows = model.drift, []
     champion = None
-    if inputs.champion is not None and (drift.prediction_drift or model.policy.performance_drop):
+    wanted = drift.prediction_drift or model.policy.performance_drop or inputs.holdout
+    if inputs.champion is not None and wanted:
         try:
             champion = inputs.champion()
         except DriftdError as exc:
@@ -78,6 +103,7 @@ def run(model: ModelConfig, inputs: Inputs, summaries: SummaryGetter, seed: int 
             key=f"{PREDICTION}:{inputs.champion_key}",
             summaries=summaries,
             seed=seed,
+            reference_model=inputs.reference_model,
         )
     if drift.multivariate:
         categorical = [c for c in model.data.categorical if c in inputs.reference.columns]
@@ -101,7 +127,13 @@ def run(model: ModelConfig, inputs: Inputs, summaries: SummaryGetter, seed: int 
                 max_drop=max_drop,
             )
             rows.append(row)
-    return Outcome(tuple(rows), perf)
+    estimated = None
+    if champion is not None and inputs.holdout is not None:
+        found, estimated = estimated_performance(
+            model, inputs, champion, estimators or (lambda _, build: build())
+        )
+        rows += found
+    return Outcome(tuple(rows), perf, estimated)
 
 
 def scope(name: str) -> str:
@@ -150,16 +182,20 @@ def prediction_drift(
     key: str,
     summaries: SummaryGetter,
     seed: int = 0,
+    reference_model: Callable[[], Any] | None = None,
 ) -> tuple[FeatureDrift, ...]:
     """The champion's outputs on ``reference()`` (summarised once per ``key``) versus on ``live``.
 
     ``summaries(key, build)`` returns a cached summary or builds one (the cycle's SummaryCache),
     so ``reference`` is read and predicted only when the champion or the reference changes.
+    ``reference_model`` (default: ``model``) scores the reference rows: a refitted champion
+    trained on them, so the candidate evaluated there gives the out-of-sample outputs.
     """
     try:
 
         def build() -> detect.ReferenceSummary:
-            outputs = model_outputs(model, reference())
+            scorer = reference_model() if reference_model is not None else model
+            outputs = model_outputs(scorer, reference())
             kinds = dict.fromkeys(outputs.columns, FeatureKind.NUMERIC)
             return detect.summarize(outputs, kinds, key)
 
@@ -258,6 +294,85 @@ def performance(
         detail=perf.reason,
     )
     return perf, row
+
+
+def estimated_performance(
+    model: ModelConfig, inputs: Inputs, champion: Any, estimators: EstimatorGetter
+) -> tuple[tuple[FeatureDrift, ...], policy.EstimatedPerformance | None]:
+    """The champion's estimated metrics on the live window, primary first, for policy as well.
+
+    The estimator is fitted once per champion on its holdout. A refitted champion trained on its
+    holdout rows, where its scores are over-confident; the candidate evaluated there (same spec
+    and seed, ``inputs.reference_model``) is estimated instead, as the stand-in whose drop
+    tracks the champion's.
+    """
+    holdout, target = inputs.holdout, model.data.target
+    assert holdout is not None
+    least = model.promotion.min_holdout
+
+    def build() -> Fitted:
+        try:
+            frame = holdout()
+            if frame is None:
+                why = "the champion has no holdout rows to calibrate on"
+                return unavailable(ESTIMATED, "performance", why, FeatureState.INSUFFICIENT)
+            frame = frame[frame[target].notna()] if target in frame.columns else frame[:0]
+            if len(frame) < least:
+                why = (
+                    f"the champion's holdout has {len(frame):,} labelled rows < min_holdout {least}"
+                )
+                return unavailable(ESTIMATED, "performance", why, FeatureState.INSUFFICIENT)
+            scored = inputs.reference_model() if inputs.reference_model else champion
+            return estimate.fit_estimator(scored, frame[list(inputs.live.columns)], frame[target])
+        except DriftdError as exc:
+            return unavailable(ESTIMATED, "performance", f"cannot estimate: {exc}")
+
+    fitted = estimators(f"{ESTIMATED}:{inputs.champion_key}", build)
+    if isinstance(fitted, FeatureDrift):
+        return (fitted,), None
+    if len(inputs.live) < model.drift.min_samples:
+        why = f"{len(inputs.live)} live rows < min_samples {model.drift.min_samples}"
+        return (unavailable(ESTIMATED, "performance", why, FeatureState.INSUFFICIENT),), None
+    try:
+        found = estimate.estimate(fitted, inputs.live)
+    except DriftdError as exc:
+        return (unavailable(ESTIMATED, "performance", f"cannot estimate: {exc}"),), None
+    first = found[0]
+    verdict = policy.EstimatedPerformance(
+        first.metric,
+        first.value,
+        first.low,
+        first.high,
+        first.reference_value,
+        first.n_rows,
+        max_drop=model.policy.estimated_drop,
+        relative=not first.higher_is_better,
+    )
+    rows = [_estimate_row(e, fitted.n_holdout, verdict if e is first else None) for e in found]
+    return tuple(rows), verdict
+
+
+def _estimate_row(
+    e: estimate.Estimate, n_holdout: int, verdict: policy.EstimatedPerformance | None
+) -> FeatureDrift:
+    detail = verdict.reason.removeprefix("estimated ") if verdict is not None else e.text()
+    return FeatureDrift(
+        feature=f"{ESTIMATED}:{e.metric}",
+        kind=FeatureKind.NUMERIC,
+        state=FeatureState.DRIFT if verdict is not None and verdict.breached else FeatureState.OK,
+        test=e.method,
+        statistic=e.reference_value,
+        p_value=None,
+        p_adjusted=None,
+        effect_name=e.metric,
+        effect=e.value,
+        threshold=verdict.max_drop if verdict is not None else None,
+        n_ref=n_holdout,
+        n_live=e.n_rows,
+        missing_ref=0.0,
+        missing_live=0.0,
+        detail=detail,
+    )
 
 
 def unavailable(

@@ -106,6 +106,20 @@ def show_text(v: Mapping[str, Any]) -> str:
                 ("window", f"({holdout.get('start')}, {holdout.get('end')}]"),
                 ("rows", holdout.get("rows")),
                 ("sha256", holdout.get("sha256")),
+                *([("trained on", "yes: this is a refit")] if holdout.get("trained_on") else []),
+            ],
+        )
+    refit_of = spec.get("refit_of")
+    if isinstance(refit_of, Mapping):
+        lines += _section(
+            "refit",
+            [
+                ("of", refit_of.get("version")),
+                ("evaluated sha256", refit_of.get("artifact_sha256")),
+                ("evaluated rows", refit_of.get("rows")),
+                ("refit sha256", v["artifact_sha256"]),
+                ("refit rows", v["data_rows"]),
+                ("metrics", "the evaluated candidate's, on the holdout"),
             ],
         )
     metrics = v.get("metrics") or {}

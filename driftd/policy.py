@@ -11,12 +11,17 @@ also fired are listed after it in the reason):
 2. ``performance``: the champion's metric on labelled live rows fell more than
    ``policy.performance_drop`` below its recorded holdout value. Fires on one measurement: it
    is the harm itself, not a symptom, and ``min_holdout`` rows bound its noise.
-3. ``drift``: the dataset verdict breached in K of the last N checks.
-4. ``prediction_drift``: the champion's outputs drifted in K of the last N checks.
-5. ``multivariate``: the reference-vs-live classifier breached in K of the last N checks.
-6. ``max_age``: the champion is older than ``policy.max_age``.
+3. ``estimated_performance``: the champion's estimated primary metric on the live window
+   (accuracy by CBPE, MAE by DLE, :mod:`driftd.estimate`; no labels needed) is worse than its
+   realised holdout value by more than ``policy.estimated_drop`` (accuracy: absolute drop; MAE:
+   relative rise), and the estimate's 95 % band excludes the holdout value. One measurement,
+   like ``performance``: the band already carries the window's noise.
+4. ``drift``: the dataset verdict breached in K of the last N checks.
+5. ``prediction_drift``: the champion's outputs drifted in K of the last N checks.
+6. ``multivariate``: the reference-vs-live classifier breached in K of the last N checks.
+7. ``max_age``: the champion is older than ``policy.max_age``.
 
-Triggers 2-6 then pass the cool-down and the daily cap.
+Triggers 2-7 then pass the cool-down and the daily cap.
 
 >>> should_retrain(History(breaches=(True, True, False)), PolicyInputs.quiet(k=2, n=3)).retrain
 True
@@ -95,6 +100,62 @@ class Performance:
 
 
 @dataclass(frozen=True, slots=True)
+class EstimatedPerformance:
+    """The champion's primary metric estimated on the unlabelled live window, with its band.
+
+    ``relative`` is True for error metrics (lower is better): the change is then the relative
+    rise over the holdout value, else the absolute drop. It breaches when the change exceeds
+    ``max_drop`` *and* the band excludes the holdout value; ``max_drop`` None: reported only.
+
+    >>> e = EstimatedPerformance("accuracy", 0.84, 0.82, 0.86, 0.91, 1500, max_drop=0.05)
+    >>> e.breached, e.reason.partition("(95% ")[2]
+    (True, 'band 0.82..0.86) on 1,500 unlabelled rows (drop 0.07 > 0.05)')
+    >>> EstimatedPerformance("mae", 3.3, 2.9, 3.7, 3.0, 800, 0.2, relative=True).reason
+    'estimated mae 3 -> 3.3 (95% band 2.9..3.7) on 800 unlabelled rows (rise 10% ≤ 20%)'
+    """
+
+    metric: str
+    value: float
+    low: float
+    high: float
+    reference: float  # the champion's realised value on its holdout
+    n_rows: int
+    max_drop: float | None = None
+    relative: bool = False
+
+    @property
+    def change(self) -> float:
+        if not self.relative:
+            return self.reference - self.value
+        if self.reference <= 0:
+            return 0.0 if self.value <= 0 else float("inf")
+        return (self.value - self.reference) / self.reference
+
+    @property
+    def breached(self) -> bool:
+        if self.max_drop is None or not self.change > self.max_drop:
+            return False
+        return self.low > self.reference if self.relative else self.high < self.reference
+
+    @property
+    def reason(self) -> str:
+        said = (
+            f"estimated {self.metric} {self.reference:.4g} -> {self.value:.4g} "
+            f"(95% band {self.low:.4g}..{self.high:.4g}) on {self.n_rows:,} unlabelled rows"
+        )
+        if self.max_drop is None:
+            return said
+        word = "rise" if self.relative else "drop"
+        change = f"{self.change:.0%}" if self.relative else f"{self.change:.3g}"
+        limit = f"{self.max_drop:.0%}" if self.relative else f"{self.max_drop:g}"
+        if self.breached:
+            return f"{said} ({word} {change} > {limit})"
+        if self.change > self.max_drop:
+            return f"{said} ({word} {change} > {limit}, but the band reaches the holdout value)"
+        return f"{said} ({word} {change} ≤ {limit})"
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     """What the registry and the current check know that the retrain rule needs.
 
@@ -109,6 +170,7 @@ class History:
     prediction_breaches: tuple[bool, ...] = ()
     multivariate_breaches: tuple[bool, ...] = ()
     performance: Performance | None = None  # None: policy.performance_drop is off
+    estimated: EstimatedPerformance | None = None  # None: no estimate this check
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +218,9 @@ def should_retrain(history: History, inputs: PolicyInputs) -> RetrainDecision:
     perf = history.performance
     if perf is not None and perf.breached:
         fired.append(("performance", perf.reason))
+    estimated = history.estimated
+    if estimated is not None and estimated.breached:
+        fired.append(("estimated_performance", estimated.reason))
     counts: list[str] = []
     for trigger, attr, words in _HYSTERESIS:
         recent: tuple[bool, ...] = getattr(history, attr)[: inputs.n]
@@ -181,6 +246,8 @@ def should_retrain(history: History, inputs: PolicyInputs) -> RetrainDecision:
         reason = f"{', '.join(counts)} (needs {inputs.k})"
         if perf is not None:
             reason += f"; {perf.reason}"
+        if estimated is not None and estimated.max_drop is not None:
+            reason += f"; {estimated.reason}"
         return RetrainDecision(False, reason)
     trigger, reason = fired[0]
     if len(fired) > 1:

@@ -6,9 +6,12 @@ its parameters and seed, the feature list and target. The candidate is retrained
 same isolated child as the daemon's (:func:`driftd.trainer.train`) into a temporary directory
 that never becomes a version, and scored on the recorded holdout when the holdout can be rebuilt
 (its window, source and sha256 are in the spec of versions recorded by this driftd), else on the
-training data with a note. The result lists recorded versus reproduced metrics, the largest
-difference between the two models' outputs on the same rows, and what differs in the artifact,
-parameters, code and package versions.
+training data with a note. A refit (spec ``refit_of``, see ``promotion.refit``) is reproduced
+from its own snapshot, training rows plus holdout, and compared with its recorded artifact on
+those rows: its holdout is training data, and its recorded metrics are the candidate's.
+The result lists recorded versus reproduced metrics, the largest difference between the two
+models' outputs on the same rows, and what differs in the artifact, parameters, code and package
+versions.
 
 Recorded metrics are those stored with the version when it is scored on its holdout; on the
 training data they are the recorded artifact re-scored on those rows. Timings
@@ -249,6 +252,15 @@ def _scoring_rows(
         return train, "training data"
     if not holdout.get("rows") or not holdout.get("sha256"):
         notes.append(f"the version had no holdout rows; {fallback}")
+        return train, "training data"
+    if holdout.get("trained_on"):
+        # A refit: its holdout rows are in its training data, and its recorded metrics are the
+        # evaluated candidate's on them. The artifacts, not those metrics, are compared.
+        refit_of = spec.get("refit_of") or {}
+        notes.append(
+            f"a refit of {refit_of.get('version', 'the evaluated candidate')} on its training "
+            "rows plus holdout; scored on that training data, against the recorded artifact"
+        )
         return train, "training data"
     source = holdout.get("source") or {}
     try:

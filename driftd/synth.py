@@ -44,11 +44,13 @@ __all__ = [
     "DEMO_DRIFT_DAYS_AGO",
     "DRIFTING",
     "FEATURES",
+    "LABEL_BREAK_SOURCES",
     "NUMERIC",
     "STABLE",
     "TARGET",
     "TIMESTAMP",
     "demo_drift_at",
+    "make_label_break",
     "make_reference",
     "make_stream",
     "write_demo_data",
@@ -65,6 +67,8 @@ STABLE = ("age", "tenure_months", "region")
 DEMO_DAYS = 10
 DEMO_DRIFT_DAYS_AGO = 4
 REFERENCE_END = datetime(2026, 1, 1, tzinfo=UTC)
+# The sources (``region`` levels, 55 % of rows) that label everyone churned in make_label_break.
+LABEL_BREAK_SOURCES = ("eu-west", "us-east", "us-west", "eu-north")
 
 _PLANS = np.array(["basic", "standard", "premium", "trial"])
 _PLAN_SHARES = np.array([0.5, 0.35, 0.15, 0.0])
@@ -114,6 +118,37 @@ def make_stream(
         drifted = times >= np.datetime64(_utc(drift_at).replace(tzinfo=None), "ns")
         strength = np.where(drifted, float(drift_strength), 0.0)
     return _rows(times, strength, np.random.SeedSequence([seed, _STREAM]), label_noise)
+
+
+def make_label_break(
+    start: datetime,
+    periods: int,
+    freq: timedelta,
+    rows_per_period: int,
+    break_at: datetime,
+    seed: int,
+    *,
+    sources: tuple[str, ...] = LABEL_BREAK_SOURCES,
+) -> pd.DataFrame:
+    """:func:`make_stream` with no drift, except that from ``break_at`` on the rows of the
+    ``region`` levels in ``sources`` are labelled 1 whatever their class: those sources start
+    recording every customer as churned. The features do not move at all (the frame is
+    ``make_stream(..., drift_at=None)`` but for ``label``), so only realised performance can see
+    the break. With the default sources (55 % of rows) a LogisticRegression fitted before the
+    break drops from ROC AUC ~0.80 to ~0.63 on rows after it, while one fitted on 2,000 rows
+    after it scores ~0.97 there (``tests/test_synth.py`` pins the gap).
+
+    >>> at = datetime(2026, 1, 2, tzinfo=UTC)
+    >>> f = make_label_break(datetime(2026, 1, 1), 2, timedelta(days=1), 400, at, seed=1)
+    >>> g = make_stream(datetime(2026, 1, 1), 2, timedelta(days=1), 400, None, seed=1)
+    >>> broken = (f["ts"] >= at) & f["region"].isin(LABEL_BREAK_SOURCES)
+    >>> bool(f.loc[broken, "label"].eq(1).all()), bool(f.loc[~broken].equals(g.loc[~broken]))
+    (True, True)
+    """
+    frame = make_stream(start, periods, freq, rows_per_period, None, seed)
+    broken = (frame[TIMESTAMP] >= pd.Timestamp(_utc(break_at))) & frame["region"].isin(sources)
+    frame.loc[broken, TARGET] = 1
+    return frame
 
 
 def make_reference(

@@ -90,6 +90,8 @@ command = ["cp", "{artifact}", "{{model}}"]
 
 [models.promotion]
 bootstrap = 200
+# "Training" copies a fixed artifact: a refit would copy the same one again as a new version.
+refit = false
 {promotion}"""
 
 

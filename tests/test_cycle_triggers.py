@@ -153,8 +153,11 @@ def test_every_new_trigger_through_the_cycle(tmp_path: Path) -> None:
     train = pd.read_parquet(folder / cycle.DATA_FILE)
     holdout = pd.read_parquet(folder / cycle.HOLDOUT_FILE)
     end = pd.Timestamp(NOW - timedelta(days=3))  # now - label_delay
-    assert train["ts"].max() <= end - pd.Timedelta(days=1) < holdout["ts"].min()
-    assert holdout["ts"].max() <= end
+    # What went live is the refit (training rows plus the holdout it was judged on): every
+    # labelled row it saw ends label_delay before now, the holdout among them.
+    assert version["spec"]["refit_of"]
+    assert train["ts"].max() <= end and holdout["ts"].max() <= end
+    assert train["ts"].min() <= holdout["ts"].min()
 
 
 @pytest.mark.parametrize("delay", ["0s"])

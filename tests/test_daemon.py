@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import pytest
 
 from driftd import synth
+from driftd.lock import InstanceLock, lock_path
 from driftd.registry import queries
 
 REPO = Path(__file__).resolve().parents[1]
@@ -693,3 +694,141 @@ def test_status_never_fails_or_shows_half_a_promotion(tmp_path: Path) -> None:
     seen = {(m.get("champion") or {}).get("id") for s in snapshots for m in s["models"]}
     assert {None, "churn-v1"} <= seen and any(v and v != "churn-v1" for v in seen), seen
     assert len(snapshots) > 100
+
+
+# --- status from the lock file: alive, stalled, starting, died, crash-looping --------------
+
+
+def _lock_line(config: Path) -> list[str]:
+    path = config.parent / "state" / "registry.db.lock"
+    return path.read_text(encoding="ascii").split() if path.exists() else []
+
+
+def _stopped_once_it_holds_the_lock(config: Path) -> Daemon:
+    """A `driftd run` frozen (SIGSTOP) the moment it holds the lock: long before its first
+    heartbeat, which waits for scipy, scikit-learn, the name checks and the registry."""
+    daemon = Daemon(config)
+    try:
+        _wait(lambda: _lock_line(config)[:1] == [str(daemon.pid)], 60, "the lock taken")
+        daemon.signal(signal.SIGSTOP)
+    except BaseException:
+        daemon.kill_everything()
+        raise
+    return daemon
+
+
+def _killed(daemon: Daemon) -> None:
+    daemon.signal(signal.SIGKILL)
+    assert daemon.wait(10) == -signal.SIGKILL
+
+
+def test_status_tells_alive_stalled_died_starting_and_crash_looping_at_once(
+    tmp_path: Path,
+) -> None:
+    """Status judges the heartbeat with the lock file: a frozen daemon reads `stalled`; right
+    after its kill -9 `died` (its beat still fresh); a start-up holding the lock `starting`,
+    killed `died in start-up` (not the predecessor's row); a second one `crash-looping`; a
+    good start resets the count and a clean stop reads `stopped` with the lock file empty."""
+    config = _setup(tmp_path, _model(every="1h"))
+    registry = tmp_path / "state" / "registry.db"
+    first = Daemon(config)
+    try:
+        up = _wait(
+            lambda: (d := _status(config)["daemon"]) and d["condition"] == "alive" and d,
+            120,
+            "a first heartbeat",
+        )
+        assert (up["condition"], up["pid"], up["lock"]["pid"]) == ("alive", first.pid, first.pid)
+        assert up["lock"]["starting"] == 0 and up["start_failures"] == 0
+        first.signal(signal.SIGSTOP)
+        stalled = _wait(
+            lambda: (
+                queries.status(registry, heartbeat_interval=0.2)["daemon"]["condition"] == "stalled"
+            ),
+            30,
+            "stalled",
+        )
+        assert stalled
+        _killed(first)
+        died = _status(config)["daemon"]
+        assert (died["condition"], died["alive"], died["pid"]) == ("died", False, first.pid)
+        assert died["age_s"] < 15  # the beat alone would still read "alive"
+    finally:
+        first.kill_everything()
+
+    for n in (1, 2):
+        starting = _stopped_once_it_holds_the_lock(config)
+        try:
+            now = _status(config)
+            text = _status(config, as_json=False)
+            _killed(starting)
+        finally:
+            starting.kill_everything()
+        daemon = now["daemon"]
+        assert daemon["pid"] == first.pid  # the row is still the predecessor's
+        assert (daemon["lock"]["held"], daemon["lock"]["pid"]) == (True, starting.pid)
+        assert (daemon["condition"], daemon["start_failures"]) == ("starting", n - 1)
+        assert f"starting: pid {starting.pid} took the lock" in text
+        after = _status(config)["daemon"]
+        assert (after["lock"]["held"], after["start_failures"]) == (False, n)
+        text = _status(config, as_json=False)
+        if n == 1:
+            assert after["condition"] == "died"
+            assert f"died in start-up: pid {starting.pid} took the lock" in text, text
+        else:
+            assert after["condition"] == "crash_looping"
+            assert "crash-looping: 2 starts in a row died in start-up" in text, text
+
+    with _running(config) as last:
+        up = _wait(lambda: (d := _status(config)["daemon"])["pid"] == last.pid and d, 120, "a beat")
+        assert (up["condition"], up["start_failures"], _lock_line(config)) == (
+            "alive",
+            0,
+            [str(last.pid)],
+        )
+        last.signal(signal.SIGTERM)
+        assert last.wait(30) == 0
+    stopped = _status(config)["daemon"]
+    assert (stopped["condition"], stopped["lock"]["held"], stopped["lock"]["pid"]) == (
+        "stopped",
+        False,
+        None,
+    )
+    assert _lock_line(config) == []
+
+
+def test_a_second_daemon_is_refused_before_the_slow_imports(tmp_path: Path) -> None:
+    """With the registry's lock held, `driftd run` exits 75 naming the holder without
+    importing scipy, scikit-learn or pandas, and before checking the config's estimator
+    name (a bad one would be exit 78): the lock comes first, so the refusal is quick."""
+    model = _model(every="1h", train="estimator").replace("LogisticRegression", "NoSuch")
+    config = _setup(tmp_path, model)
+    registry = tmp_path / "state" / "registry.db"
+    registry.parent.mkdir()
+    with InstanceLock(lock_path(registry)):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "driftd", "run", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+    assert proc.returncode == 75, proc.stderr[-2000:]
+    assert f"driftd: another driftd (pid {os.getpid()}) holds" in proc.stderr
+    imported = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "driftd" in imported
+    assert not imported & {"scipy", "sklearn", "pandas"}
+    unlocked = subprocess.run(
+        [*_driftd(), "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert unlocked.returncode == 78, unlocked.stderr  # the name is checked once it holds it
+    assert "NoSuch" in unlocked.stderr

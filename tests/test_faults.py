@@ -29,6 +29,7 @@ def _assert_clean(report: faultkit.Report) -> None:
     assert report.decisions.get("promote", 0) >= 1, "\n".join(report.lines())
 
 
+@pytest.mark.slow  # ~80 s: a daemon restarted four times (`.ci/run` runs the slow tests too)
 def test_kill9_in_training_and_promotion_leaves_a_consistent_registry(tmp_path: Path) -> None:
     """Four kills aimed at the training child, the artifact write, the evaluation before the
     promotion commit, and the commit of the version row: after each restart every invariant

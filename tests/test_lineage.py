@@ -222,3 +222,27 @@ def test_gc_and_reproduce_text() -> None:
     assert "roc_auc  0.8       0.8001      +0.0001     DIFF" in out
     assert "  sklearn  1.8 -> 1.9" in out
     assert out.endswith("NOT reproduced within 1e-09")
+
+
+def test_show_text_lays_out_a_refit_and_its_evaluated_candidate() -> None:
+    """A refit (spec `refit_of`): the holdout is marked trained on, and a `refit` section names
+    the evaluated candidate with its artifact hash and rows next to the refit's own; a version
+    without `refit_of` has neither."""
+    spec = {
+        "target": "label",
+        "holdout": {"start": "s", "end": "e", "rows": 400, "sha256": "h" * 64, "trained_on": True},
+        "refit_of": {"version": "churn-v2", "artifact_sha256": "b" * 64, "rows": 600},
+    }
+    lines = lineage.show_text(_version(id="churn-v3", number=3, spec=spec)).splitlines()
+    assert "  trained on  yes: this is a refit" in lines
+    refit = lines.index("refit")
+    assert lines[refit + 1 : refit + 7] == [
+        "  of                churn-v2",
+        f"  evaluated sha256  {'b' * 64}",
+        "  evaluated rows    600",
+        f"  refit sha256      {'a' * 64}",
+        "  refit rows        1000",
+        "  metrics           the evaluated candidate's, on the holdout",
+    ]
+    plain = lineage.show_text(_version()).splitlines()
+    assert "refit" not in plain and not any("trained on" in line for line in plain)

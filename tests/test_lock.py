@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from driftd.errors import LockError, RegistryError
-from driftd.lock import InstanceLock
+from driftd.lock import InstanceLock, LockState, inspect, lock_path
 
 HOLDER = """
 import subprocess, sys, time
@@ -21,6 +21,8 @@ from driftd.lock import InstanceLock
 
 lock = InstanceLock(Path(sys.argv[1]))
 lock.acquire()
+if sys.argv[2] == "up":
+    lock.mark_up()
 if sys.argv[2] == "with-child":
     # close_fds=False: even then the close-on-exec lock descriptor must not leak.
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], close_fds=False)
@@ -84,7 +86,7 @@ def test_second_daemon_is_refused_until_the_holder_is_killed(
     lock.acquire()
     assert lock.held
     assert lock.holder_pid() == os.getpid()
-    assert path.read_text() == f"{os.getpid()}\n"
+    assert path.read_text() == f"{os.getpid()}\nstarting 2\n"  # the killed one never got up
     lock.release()
 
 
@@ -112,7 +114,7 @@ def test_lock_is_free_after_a_clean_release(
     lock = InstanceLock(path)
     lock.acquire()
     lock.acquire()  # idempotent while held
-    assert path.read_text() == f"{os.getpid()}\n"
+    assert path.read_text() == f"{os.getpid()}\nstarting 1\n"
     lock.release()
     lock.release()
     assert path.exists()  # never unlinked: see the module docstring
@@ -142,7 +144,7 @@ def test_stale_pid_from_a_dead_holder_is_ignored(tmp_path: Path) -> None:
     lock = InstanceLock(path)
     assert lock.holder_pid() is None
     with lock:
-        assert path.read_text() == f"{os.getpid()}\n"
+        assert path.read_text() == f"{os.getpid()}\nstarting 1\n"
 
 
 def test_missing_lock_file_means_no_holder(tmp_path: Path) -> None:
@@ -157,3 +159,55 @@ def test_unopenable_lock_file_is_a_registry_error(tmp_path: Path) -> None:
     path = tmp_path / "no-such-dir" / "registry.db.lock"
     with pytest.raises(RegistryError, match=r"cannot open lock file .*no-such-dir"):
         InstanceLock(path).acquire()
+
+
+def test_the_file_tells_a_start_up_death_from_a_death_after_start_up(
+    tmp_path: Path, spawn: list[subprocess.Popen[str]]
+) -> None:
+    """kill -9 before mark_up() leaves `starting N`, counted up by every such holder in a row;
+    after mark_up() it leaves the pid alone; inspect() says held or not, and the holder."""
+    path = tmp_path / "registry.db.lock"
+    for n in (1, 2, 3):
+        holder, _ = _start_holder(path, spawn)
+        state = inspect(path)
+        assert state is not None
+        assert (state.held, state.pid, state.starting) == (True, holder.pid, n)
+        _sigkill(holder)
+        state = inspect(path)
+        assert state is not None
+        assert (state.held, state.pid, state.starting) == (False, holder.pid, n)
+        assert state.written_at is not None
+
+    holder, _ = _start_holder(path, spawn, "up")
+    state = inspect(path)
+    assert state is not None and (state.held, state.pid, state.starting) == (True, holder.pid, 0)
+    _sigkill(holder)
+    state = inspect(path)
+    assert state is not None
+    assert (state.held, state.pid, state.starting) == (False, holder.pid, 0)
+
+    holder, _ = _start_holder(path, spawn)  # after a holder that got up, the count restarts
+    assert path.read_text() == f"{holder.pid}\nstarting 1\n"
+
+
+def test_a_release_after_an_error_leaves_the_holder_named(tmp_path: Path) -> None:
+    """Leaving the context manager by an exception (release(clean=False)) keeps the line, so a
+    daemon that failed reads as died; a clean exit empties the file."""
+    path = tmp_path / "registry.db.lock"
+    with pytest.raises(RuntimeError), InstanceLock(path) as lock:
+        lock.mark_up()
+        raise RuntimeError("start-up failed")
+    assert path.read_text() == f"{os.getpid()}\n"
+    state = inspect(path)
+    assert state is not None and (state.held, state.pid) == (False, os.getpid())
+    with InstanceLock(path):
+        pass
+    assert path.read_text() == ""
+    assert inspect(path) == LockState(held=False, pid=None, starting=0, written_at=None)
+
+
+def test_lock_path_and_a_missing_file() -> None:
+    """The lock of `x/registry.db` is `x/registry.db.lock`; no file inspects as None."""
+    path = lock_path(Path("/nonexistent/registry.db"))
+    assert path == Path("/nonexistent/registry.db.lock")
+    assert inspect(path) is None

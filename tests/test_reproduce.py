@@ -67,3 +67,33 @@ def test_a_bad_tolerance_is_refused_first(tmp_path: Path, tolerance: float) -> N
     cfg = Config(registry=tmp_path / "none.db", artifacts=tmp_path, models=())
     with pytest.raises(DriftdError, match="--tolerance: must be a finite number >= 0"):
         reproduce(cfg, "churn-v1", tolerance=tolerance)
+
+
+def test_a_refit_is_scored_on_its_own_training_rows() -> None:
+    """A refit's holdout is inside its training snapshot (`trained_on`): reproduce scores on the
+    training rows, without reading the holdout source (the path here does not exist), and
+    says why."""
+    import pandas as pd
+
+    from driftd.reproduce import _scoring_rows
+
+    train = pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]})
+    spec = {
+        "timestamp": "ts",
+        "holdout": {
+            "source": {"path": "/nonexistent/holdout.csv", "query": None},
+            "start": "2026-01-01T00:00:00+00:00",
+            "end": "2026-01-02T00:00:00+00:00",
+            "rows": 400,
+            "sha256": "h" * 64,
+            "trained_on": True,
+        },
+        "refit_of": {"version": "churn-v2"},
+    }
+    notes: list[str] = []
+    rows, scored_on = _scoring_rows(spec, ["x", "label"], "label", train, notes)
+    assert scored_on == "training data" and rows is train
+    assert notes == [
+        "a refit of churn-v2 on its training rows plus holdout; scored on that training data, "
+        "against the recorded artifact"
+    ]

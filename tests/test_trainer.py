@@ -133,6 +133,27 @@ def test_the_child_runs_in_its_own_group_with_a_clean_environment(
     assert model.predict(_frame()[["age", "income"]].fillna(0)).shape == (300,)
 
 
+def test_a_driftd_folder_in_the_working_directory_is_never_imported_by_the_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started from a directory holding a decoy `driftd/` package (one that leaves a mark and
+    fails when imported), the child imports the real driftd: the training succeeds and the
+    decoy never ran. `python -m` alone would put the working directory first on sys.path."""
+    decoy = tmp_path / "cwd" / "driftd"
+    (decoy / "trainer").mkdir(parents=True)
+    mark = tmp_path / "decoy-imported"
+    (decoy / "__init__.py").write_text(
+        f"open({str(mark)!r}, 'w').close()\nraise SystemExit('decoy driftd imported')\n"
+    )
+    (decoy / "trainer" / "__init__.py").write_text("")
+    (decoy / "trainer" / "child.py").write_text("raise SystemExit(3)\n")
+    monkeypatch.chdir(decoy.parent)
+    trained = _train(tmp_path, TrainingConfig(params={"max_iter": 200}))
+    assert not mark.exists()
+    assert Path(trained.artifact_path).is_file()
+    assert "--- exit code 0" in Path(trained.log_path).read_text()
+
+
 def test_a_timeout_kills_the_whole_process_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

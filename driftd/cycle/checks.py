@@ -42,6 +42,15 @@ def extra_inputs(
                     return frame[features]
         return reference.frame[features]
 
+    def holdout() -> pd.DataFrame | None:
+        # With its labels: the performance estimator of driftd.estimate is fitted on it.
+        path = Path((champion or {}).get("artifact_path") or ".").parent / HOLDOUT_FILE
+        if champion is None or not path.exists():
+            return None
+        frame = sources.read(sources.SourceConfig(str(path)), label="champion holdout")
+        sources.require_columns(frame, [*features, data.target], str(path))
+        return frame
+
     def load() -> Any:
         assert champion is not None
         return trainer.load_model(
@@ -50,6 +59,20 @@ def extra_inputs(
             trusted=model.training.trusted_types,
             allow_pickle=model.training.allow_pickle,
         )
+
+    def reference_model() -> Any:
+        # A refit trained on its holdout rows, where its outputs are over-confident: the
+        # evaluated candidate (same spec and seed, not trained on them) scores the reference.
+        refit_of = ((champion or {}).get("spec") or {}).get("refit_of") or {}
+        path = Path(str(refit_of.get("artifact_path") or ""))
+        if refit_of and path.is_file():
+            return trainer.load_model(
+                path,
+                str(refit_of["artifact_sha256"]),
+                trusted=model.training.trusted_types,
+                allow_pickle=model.training.allow_pickle,
+            )
+        return load()  # the candidate's artifact was collected: the refit's own outputs
 
     metrics = (champion or {}).get("metrics") or {}
     baseline = metrics.get(model.promotion.scorer)
@@ -61,6 +84,8 @@ def extra_inputs(
         prediction_reference=prediction_reference,
         labelled=labelled_rows,
         baseline=float(baseline) if isinstance(baseline, int | float) else None,
+        reference_model=reference_model if champion is not None else None,
+        holdout=holdout if champion is not None else None,
     )
 
 

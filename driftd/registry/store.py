@@ -408,9 +408,7 @@ class Registry:
             metrics=metrics,
         )
         with self._pool.transaction() as c:
-            version_id = writes.insert_version(
-                c, model, row, run_id=run_id, parent_id=candidate_id
-            )
+            version_id = writes.insert_version(c, model, row, run_id=run_id, parent_id=candidate_id)
             decision_id = writes.decide(
                 c, model, version_id, decision, run_id=run_id, actor=actor, payload=payload
             )

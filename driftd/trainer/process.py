@@ -176,7 +176,10 @@ def terminate_all(grace: float = KILL_GRACE_S) -> int:
 def _run_child(spec_file: Path, log_path: Path, cfg: TrainingConfig) -> tuple[int, str]:
     """Run the child to completion or to its timeout; return (exit code, why it was killed)."""
     timeout = cfg.timeout.total_seconds()
-    argv = [sys.executable, "-m", "driftd.trainer.child", str(spec_file)]
+    # -P (safe path): `-m` would put the working directory first on sys.path, so a `driftd/`
+    # folder there would be imported instead of this driftd. PYTHONPATH still applies (a
+    # source checkout, an entrypoint's package); -I would drop it too.
+    argv = [sys.executable, "-P", "-m", "driftd.trainer.child", str(spec_file)]
     with log_path.open("ab") as log:
         header = f"--- driftd training {datetime.now(UTC).isoformat(timespec='seconds')} "
         log.write(f"{header}way={cfg.way} timeout={format_duration(cfg.timeout)}\n".encode())
