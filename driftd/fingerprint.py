@@ -189,6 +189,8 @@ def _strings(series: pd.Series) -> _Encoded:
         array = pa.array(series, type=pa.large_string(), from_pandas=True)
     except (pa.ArrowException, TypeError, ValueError):
         return _texts(series)
+    if isinstance(array, pa.ChunkedArray):  # Arrow-backed strings of a concatenated frame
+        array = array.combine_chunks()
     return _arrow_strings(array)
 
 

@@ -152,3 +152,13 @@ def test_file_sha256_streams_the_whole_file(tmp_path: Path) -> None:
     assert file_sha256(path) == hashlib.sha256(data).hexdigest()
     with pytest.raises(DataError, match="nope: cannot read"):
         file_sha256(tmp_path / "nope")
+
+
+def test_arrow_strings_of_a_concatenated_frame_hash_like_plain_strings() -> None:
+    """pd.concat of frames with Arrow-backed string columns keeps several chunks (pyarrow hands
+    back a ChunkedArray); the fingerprint equals that of the same values as Python strings."""
+    left = pd.DataFrame({"s": pd.array(["a", None], dtype="string[pyarrow]")})
+    right = pd.DataFrame({"s": pd.array(["bc", "d"], dtype="string[pyarrow]")})
+    joined = pd.concat([left, right], ignore_index=True)
+    plain = pd.DataFrame({"s": ["a", None, "bc", "d"]})
+    assert frame_sha256(joined) == frame_sha256(plain)
