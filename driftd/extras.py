@@ -318,9 +318,7 @@ def estimated_performance(
                 return unavailable(ESTIMATED, "performance", why, FeatureState.INSUFFICIENT)
             frame = frame[frame[target].notna()] if target in frame.columns else frame[:0]
             if len(frame) < least:
-                why = (
-                    f"the champion's holdout has {len(frame):,} labelled rows < min_holdout {least}"
-                )
+                why = f"{len(frame):,} labelled holdout rows < promotion.min_holdout {least}"
                 return unavailable(ESTIMATED, "performance", why, FeatureState.INSUFFICIENT)
             scored = inputs.reference_model() if inputs.reference_model else champion
             return estimate.fit_estimator(scored, frame[list(inputs.live.columns)], frame[target])
@@ -337,18 +335,11 @@ def estimated_performance(
         found = estimate.estimate(fitted, inputs.live)
     except DriftdError as exc:
         return (unavailable(ESTIMATED, "performance", f"cannot estimate: {exc}"),), None
-    first = found[0]
+    e, limit = found[0], model.policy.estimated_drop
     verdict = policy.EstimatedPerformance(
-        first.metric,
-        first.value,
-        first.low,
-        first.high,
-        first.reference_value,
-        first.n_rows,
-        max_drop=model.policy.estimated_drop,
-        relative=not first.higher_is_better,
+        e.metric, e.value, e.low, e.high, e.reference_value, e.n_rows, limit, not e.higher_is_better
     )
-    rows = [_estimate_row(e, fitted.n_holdout, verdict if e is first else None) for e in found]
+    rows = [_estimate_row(f, fitted.n_holdout, verdict if f is e else None) for f in found]
     return tuple(rows), verdict
 
 

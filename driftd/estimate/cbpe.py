@@ -41,7 +41,10 @@ from driftd.estimate._types import Estimate, band, check_rows, predictions
 CALIBRATIONS = ("isotonic", "sigmoid")
 _MODEL_RESAMPLES = 30  # calibrators on bootstrap resamples of the holdout: the model's error
 _SIMULATIONS = 200  # label draws for the sampling spread of ROC AUC and F1
-_SIMULATION_CELLS = 4_000_000  # bounds the draw matrix (~4 MB of booleans)
+# The spreads (bootstrap calibrators, label draws) are measured on at most this many live rows,
+# then scaled to the window's size: they do not depend on which rows, and a 1M-row window
+# would otherwise cost 30 sorts and a 200 x 1M draw matrix per check.
+_SPREAD_ROWS = 20_000
 _EPS = 1e-6
 
 
@@ -66,13 +69,18 @@ class ClassifierEstimator:
         if len(x) == 0:
             raise EvaluationError("no live rows to estimate on")
         t, positive = _scores(self.model, x, self.classes, self.method)
-        metrics = _metrics(t, _probability(self.calibrator, t), positive)
+        q = _probability(self.calibrator, t)
+        metrics = _metrics(t, q, positive)
+        rows = np.random.default_rng(self.seed).permutation(len(t))[:_SPREAD_ROWS]
+        ts, ps = t[rows], None if positive is None else positive[rows]
         spreads = np.array(
-            [list(_metrics(t, _probability(c, t), positive).values()) for c in self.resampled]
+            [list(_metrics(ts, _probability(c, ts), ps).values()) for c in self.resampled]
         )
         model_sd = dict(zip(metrics, np.nanstd(spreads, axis=0, ddof=1), strict=True))
-        q = _probability(self.calibrator, t)
-        sampling = _sampling_sd(t, q, positive, self.seed)
+        # Sampling noise shrinks as 1/sqrt(rows): measured on the subsample, scaled to all.
+        scale = np.sqrt(len(rows) / len(t))
+        sampling = _sampling_sd(ts, q[rows], ps, self.seed)
+        sampling = {k: v * scale for k, v in sampling.items()}
         out = []
         for name, value in metrics.items():
             if not np.isfinite(value):
@@ -121,6 +129,11 @@ def fit(
         rows = rng.integers(0, len(t), len(t))
         if 0 < target[rows].sum() < len(rows):
             resampled.append(_calibrate(t[rows], target[rows], calibration))
+    if len(resampled) < _MODEL_RESAMPLES // 2:
+        raise EvaluationError(
+            f"the holdout's {len(t)} rows are too one-sided to calibrate on "
+            f"({int(target.sum())} of one outcome)"
+        )
     reference = {"accuracy": float(correct.mean())}
     if positive is not None:
         reference["roc_auc"] = _auc(t, target)
@@ -229,8 +242,7 @@ def _sampling_sd(t: Any, q: Any, positive: Any, seed: int) -> dict[str, float]:
     out = {"accuracy": float(np.sqrt(np.sum(correct * (1 - correct))) / n)}
     if positive is None:
         return out
-    draws = max(20, min(_SIMULATIONS, _SIMULATION_CELLS // max(n, 1)))
-    labels = np.random.default_rng(seed).random((draws, n)) < q
+    labels = np.random.default_rng(seed).random((_SIMULATIONS, n), dtype=np.float32) < q
     n1 = labels.sum(axis=1).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         auc = (labels @ _ranks(t) - n1 * (n1 + 1) / 2) / (n1 * (n - n1))

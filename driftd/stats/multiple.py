@@ -44,9 +44,10 @@ def adjust(p_values: Sequence[float] | npt.ArrayLike, method: str) -> npt.NDArra
 
 
 # Wilson (2019): with weights summing to 1, sum(w / p) of independent uniform p-values is
-# asymptotically Landau with location log(L) + 0.874 and scale pi / 2 (the stable law in the
-# S0 parametrisation; scipy's standard Landau is its S1 form, hence the log(pi / 2) shift).
-_LANDAU_SHIFT = 0.874 - math.log(math.pi / 2)
+# asymptotically Landau: the stable law with alpha = beta = 1 in the S0 parametrisation, location
+# log(L) + 0.874 and scale pi / 2 (harmonicmeanp's pLandau). scipy's standard Landau, scaled by
+# pi / 2, is exactly that law at location 0 (checked against levy_stable in S0).
+_LANDAU_SHIFT = 0.874
 _LANDAU_SCALE = math.pi / 2
 _SMALLEST_P = 1e-300
 
@@ -62,11 +63,11 @@ def harmonic_mean_p(
     powerful as Bonferroni's ``L * min(p)`` when one feature carries the signal, and far more
     powerful when many features each carry a little. Weights say how much
     each hypothesis matters (they are normalised to sum to 1; a weight of 0 drops one). Measured
-    with 200,000 draws of independent uniform p-values, it rejects 4.6 %, 4.9 %, 5.1 % and 5.1 %
-    at alpha = 0.05 for L = 2, 5, 25 and 100.
+    with 200,000 draws of independent uniform p-values, it rejects 4.5 %, 4.7 %, 4.9 % and 5.0 % at alpha = 0.05 for
+    L = 2, 5, 25 and 100.
 
     >>> round(harmonic_mean_p([0.01, 0.5, 0.9]), 4)
-    0.0329
+    0.0334
     >>> harmonic_mean_p([0.01, 0.5, 0.9], weights=[0, 1, 1]) > 0.5
     True
     >>> harmonic_mean_p([])
