@@ -123,6 +123,8 @@ def dependent(rng: np.random.Generator, process: str, kind: str, n: int) -> np.n
 
 
 DEPENDENCE_CELLS = (
+    ("ar0.5", "numeric", 2_000, 60),
+    ("ar0.9", "numeric", 2_000, 60),
     ("ar0.5", "numeric", 2_000, 500),
     ("ar0.5", "numeric", 2_000, 2_000),
     ("ar0.9", "numeric", 2_000, 500),

@@ -46,7 +46,7 @@ def _js(before: pd.Series, after: pd.Series) -> float:
 
 
 def test_learnt_thresholds_are_the_quantile_of_normal_variation() -> None:
-    """Thresholds = the background_quantile ("higher" method) of each past window against the
+    """Thresholds = the background_quantile ("lower" method) of each past window against the
     reference and of each window against the one before, numeric effects in reference SDs
     (Wasserstein / population SD), categorical ones Jensen-Shannon base 2; the note counts the
     comparisons and windows."""
@@ -66,8 +66,8 @@ def test_learnt_thresholds_are_the_quantile_of_normal_variation() -> None:
     categorical = [_js(reference["c"], w["c"]) for w in windows]
     categorical += [_js(b["c"], a["c"]) for b, a in itertools.pairwise(windows)]
     assert len(numeric) == len(categorical) == 19
-    assert bg.thresholds["x"] == pytest.approx(np.quantile(numeric, 0.95, method="higher"))
-    assert bg.thresholds["c"] == pytest.approx(np.quantile(categorical, 0.95, method="higher"))
+    assert bg.thresholds["x"] == pytest.approx(np.quantile(numeric, 0.95, method="lower"))
+    assert bg.thresholds["c"] == pytest.approx(np.quantile(categorical, 0.95, method="lower"))
     assert (bg.windows, bg.pairs) == (10, 19)
     assert (
         bg.note == "thresholds from normal variation: q0.95 of 19 comparisons over 10 past windows"
@@ -75,7 +75,7 @@ def test_learnt_thresholds_are_the_quantile_of_normal_variation() -> None:
     other = detect.learn(
         detect.summarize(reference, KINDS), windows, DriftConfig(background_quantile=0.6), KINDS
     )
-    assert other.thresholds["x"] == pytest.approx(np.quantile(numeric, 0.6, method="higher"))
+    assert other.thresholds["x"] == pytest.approx(np.quantile(numeric, 0.6, method="lower"))
 
 
 def test_seasonal_pairs_learn_from_the_same_span_one_period_earlier() -> None:
@@ -86,8 +86,8 @@ def test_seasonal_pairs_learn_from_the_same_span_one_period_earlier() -> None:
     bg = detect.learn_seasonal(pairs, DriftConfig(), KINDS)
     numeric = [sps.wasserstein_distance(w["x"], e["x"]) / float(np.std(e["x"])) for e, w in pairs]
     categorical = [_js(e["c"], w["c"]) for e, w in pairs]
-    assert bg.thresholds["x"] == pytest.approx(np.quantile(numeric, 0.95, method="higher"))
-    assert bg.thresholds["c"] == pytest.approx(np.quantile(categorical, 0.95, method="higher"))
+    assert bg.thresholds["x"] == pytest.approx(np.quantile(numeric, 0.95, method="lower"))
+    assert bg.thresholds["c"] == pytest.approx(np.quantile(categorical, 0.95, method="lower"))
     assert bg.note.endswith("over 9 seasonal pairs")
 
 

@@ -313,7 +313,7 @@ def test_a_window_reaching_past_the_calendar_fails_the_cycle_with_a_reason(
     tmp_path: Path,
 ) -> None:
     """`window = "999999999d"` reaches before year 1 from any --now: the run is recorded as
-    failed with a one-line reason, not `internal error: OverflowError`."""
+    failed with a one-line reason naming the keys, not `internal error: OverflowError`."""
     config = _cycle_config(tmp_path, synth.make_reference(50, seed=1, end=NOW))
     config.write_text(config.read_text().replace('window = "1d"', 'window = "999999999d"'))
     proc = _run("check", "--now", NOW.isoformat(), "--json", "--config", str(config))
@@ -322,7 +322,8 @@ def test_a_window_reaching_past_the_calendar_fails_the_cycle_with_a_reason(
     (result,) = json.loads(proc.stdout)
     assert result["status"] == "failed"
     assert result["error"] == (
-        "a configured duration reaches past the calendar's edge from this --now"
+        "data.window x (drift.background_windows + 2) reaches before 1678-01-01 from "
+        "2026-01-03: shorten it"
     )
 
 

@@ -1,8 +1,8 @@
-"""Identifier-like categorical columns read ``invalid`` with a reason, never ``ok`` (issue 11,
-item 1, third bullet).
+"""Identifier-like categorical columns read ``invalid`` with a reason, and a feature whose live
+values are all new reads ``drift``: never ``ok`` (issue 11, item 1, third bullet).
 
-A test of category shares has no power on singletons: an order id, a session id, or a code whose
-live values are all new to the reference would read ``ok`` for ever. Checked through
+A test of category shares has no power on singletons: an order id, or a code re-coded into
+values the reference never saw, would otherwise read ``ok`` for ever. Checked through
 :func:`driftd.detect.detect` and through the real ``driftd drift REF LIVE`` command.
 """
 
@@ -55,33 +55,40 @@ def _frames(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_identifier_columns_are_invalid_with_the_reason() -> None:
-    """An id unique per row is invalid ("looks like an identifier", 3,000 distinct values in
-    3,000 reference rows); a code whose live values are all new is invalid ("every live value
-    (1,000) is new"); a column with one value per row only live is invalid on the live side.
-    The ordinary features are evaluated, and the dataset reason lists the three as not
-    evaluated."""
+    """An id unique per row in the reference is invalid ("looks like an identifier", 3,000
+    distinct values in 3,000 reference rows); a code whose live values are all new, and a code
+    that is one value per row only in the live window, are tested and drift (never ok). The
+    ordinary features are evaluated; the dataset reason lists the identifier as not evaluated."""
     ref, live = _frames()
     kinds = detect.infer_kinds(ref)
     assert all(kinds[c] is FeatureKind.CATEGORICAL for c in ("order_id", "sku", "session"))
     report = detect.detect(detect.summarize(ref, kinds), live, DriftConfig())
     by_name = {f.feature: f for f in report.features}
-    for name in ("order_id", "sku", "session"):
-        assert by_name[name].state is FeatureState.INVALID, by_name[name]
-        assert by_name[name].p_value is None and by_name[name].effect is None
-    assert by_name["order_id"].detail.startswith(
+    order = by_name["order_id"]
+    assert order.state is FeatureState.INVALID and order.p_value is None and order.effect is None
+    assert order.detail.startswith(
         "looks like an identifier (3,000 distinct values in 3,000 reference rows)"
     )
-    assert by_name["sku"].detail.startswith("every live value (1,000) is new to the reference")
+    assert by_name["sku"].state is FeatureState.DRIFT, by_name["sku"]
+    assert by_name["sku"].new_category_mass == 1.0
     assert "100.0% of live values in categories new to the reference" in by_name["sku"].detail
-    assert by_name["session"].detail.startswith(
-        "looks like an identifier (1,000 distinct values in 1,000 live rows)"
-    )
+    assert by_name["session"].state is FeatureState.DRIFT, by_name["session"]
     assert by_name["amount"].state is FeatureState.OK
     assert by_name["plan"].state is FeatureState.OK
-    assert report.verdict is Verdict.OK
-    assert "3 not evaluated" in report.reason
-    for name in ("order_id", "sku", "session"):
-        assert f"{name}: invalid" in report.reason
+    assert report.verdict is Verdict.DRIFT
+    assert "1 not evaluated (order_id: invalid)" in report.reason
+
+
+def test_all_new_live_values_never_read_ok() -> None:
+    """A code re-coded wholesale into singletons the test cannot tell apart still reads drift:
+    every live value is new to the reference, and the detail says so."""
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"c": rng.choice([f"a{i}" for i in range(20)], size=400)})
+    live = pd.DataFrame({"c": [f"b{i}" for i in range(40)]})
+    kinds = {"c": FeatureKind.CATEGORICAL}
+    f = detect.detect(detect.summarize(ref, kinds), live, DriftConfig()).features[0]
+    assert f.state is FeatureState.DRIFT, f
+    assert f.new_category_mass == 1.0
 
 
 def test_high_cardinality_codes_that_are_not_identifiers_stay_testable() -> None:
@@ -120,9 +127,9 @@ def _drift(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_drift_command_shows_identifier_columns_as_invalid(tmp_path: Path) -> None:
-    """``driftd drift REF LIVE``: the identifier columns read ``invalid`` with their reason in
-    the JSON detail and on their row of the text table, never ``ok``; an integer id listed with
-    ``--categorical`` is caught the same way; the other features are judged (exit 0)."""
+    """``driftd drift REF LIVE``: identifier columns read ``invalid`` with their reason in the
+    JSON detail and on their row of the text table, never ``ok``; an integer id listed with
+    ``--categorical`` is caught the same way; the all-new code drifts (exit 1)."""
     ref, live = _frames(2)
     ref["customer"] = np.arange(N_REF)
     live["customer"] = np.arange(N_REF - 300, N_REF - 300 + N_LIVE)
@@ -131,20 +138,20 @@ def test_drift_command_shows_identifier_columns_as_invalid(tmp_path: Path) -> No
     live.to_parquet(live_path, index=False)
 
     proc = _drift(str(ref_path), str(live_path), "--categorical", "customer", "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     data = json.loads(proc.stdout)
     states = {f["feature"]: f for f in data["features"]}
-    for name in ("order_id", "sku", "session", "customer"):
+    for name in ("order_id", "customer"):
         assert states[name]["state"] == "invalid", states[name]
     assert states["customer"]["detail"].startswith(
         "looks like an identifier (3,000 distinct values in 3,000 reference rows)"
     )
-    assert "every live value (1,000) is new" in states["sku"]["detail"]
+    assert states["sku"]["state"] == states["session"]["state"] == "drift"
     assert states["amount"]["state"] == states["plan"]["state"] == "ok"
 
     text = _drift(str(ref_path), str(live_path), "--categorical", "customer")
-    assert text.returncode == 0, text.stderr
+    assert text.returncode == 1, text.stderr
     rows = {line.split()[0]: line.split() for line in text.stdout.splitlines() if line.strip()}
-    for name in ("order_id", "sku", "session", "customer"):
+    for name in ("order_id", "customer"):
         assert rows[name][2] == "invalid", text.stdout
     assert "customer: invalid" in text.stdout

@@ -9,11 +9,12 @@ span one period earlier, which then also replaces the reference for the comparis
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from driftd import detect, sources
 from driftd.config import DriftConfig, ModelConfig
+from driftd.cycle.data import Reference
 from driftd.domain import FeatureKind
 from driftd.errors import DataError
 
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftd.cycle.cache import SummaryCache
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)  # pandas' nanosecond timestamps start in 1677
+_ZERO = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +36,7 @@ class Baseline:
 
 def baseline(
     model: ModelConfig,
-    reference: pd.DataFrame,
+    reference: Reference,
     summary: detect.ReferenceSummary,
     kinds: dict[str, FeatureKind],
     now: datetime,
@@ -42,21 +47,73 @@ def baseline(
     drift, data = model.drift, model.data
     if drift.baseline != "background":
         return Baseline(summary, None)
-    features = list(kinds)
-    key = f"{summary.fingerprint}:{','.join(features)}:{data.window}:{now.isoformat()}"
     period = drift.seasonal_period
     if period is not None:
-        seasonal = cache.other(
-            f"seasonal:{key}", lambda: _seasonal(model, kinds, now, period, seed)
-        )
+        # Not cached: the key would hold ``now``, and each entry a whole summary.
+        seasonal = _seasonal(model, kinds, now, period, seed)
         if seasonal is not None:
             return seasonal
-    return Baseline(summary, _background(model, reference, summary, kinds, now, cache, seed))
+    span = cache.other(
+        f"span:{reference.sha256}:{data.timestamp}",
+        lambda: _span(reference.frame, data.timestamp),
+    )
+    background = _background(model, reference.frame, span, summary, kinds, now, cache, seed)
+    return Baseline(summary, background)
+
+
+def horizon(model: ModelConfig, now: datetime) -> None:
+    """DataError when the windows this cycle may read reach before what timestamps can hold
+    (1678): the live window and its background, the training window with the holdout."""
+    drift, data = model.drift, model.data
+    spans = {
+        "data.window x (drift.background_windows + 2)": data.window * (drift.background_windows + 2)
+        + (drift.seasonal_period or _ZERO),
+        "training.window + promotion.holdout + data.label_delay": model.training.window
+        + model.promotion.holdout
+        + data.label_delay,
+    }
+    for what, span in spans.items():
+        try:
+            earliest = now - span
+        except OverflowError:
+            earliest = datetime.min.replace(tzinfo=UTC)
+        if earliest < _EARLIEST:
+            raise DataError(
+                f"{what} reaches before {_EARLIEST:%Y-%m-%d} from {now:%Y-%m-%d}: shorten it"
+            )
+
+
+def time_ordered(frame: pd.DataFrame, timestamp: str) -> pd.DataFrame | None:
+    """``frame`` in time order with its timestamps parsed, or None when it has no usable ones."""
+    if timestamp not in frame.columns:
+        return None
+    try:
+        return sources.by_time(frame, timestamp, "reference")
+    except DataError:
+        return None
+
+
+def _span(frame: pd.DataFrame, timestamp: str) -> tuple[datetime, datetime] | None:
+    """First and last time of the reference's rows, if it has usable timestamps."""
+    timed = time_ordered(frame, timestamp)
+    if timed is None or len(timed) == 0:
+        return None
+    times = timed[timestamp]
+    return times.iloc[0].to_pydatetime(), times.iloc[-1].to_pydatetime()
+
+
+def _align(moment: datetime, length: timedelta) -> datetime:
+    """``moment`` rounded down to a multiple of ``length`` since 1970: past windows on one grid
+    from check to check, so each is compared once and remembered (a daemon's ``now`` carries
+    microseconds)."""
+    steps = (moment - _EPOCH) // length
+    return _EPOCH + steps * length
 
 
 def _background(
     model: ModelConfig,
     reference: pd.DataFrame,
+    span: tuple[datetime, datetime] | None,
     summary: detect.ReferenceSummary,
     kinds: dict[str, FeatureKind],
     now: datetime,
@@ -64,12 +121,11 @@ def _background(
     seed: int,
 ) -> detect.Background:
     drift, data = model.drift, model.data
-    end = now - data.window
+    end = _align(now - data.window, data.window)
     frame = _history(model, list(kinds), end)
     windows, keys = _windows(frame, data.timestamp, end, data.window, drift)
     keys = [f"{data.live.path}:{k}" for k in keys]
-    start = _earliest(reference, data.timestamp)
-    versus = [start is None or len(w) == 0 or _latest(w[data.timestamp]) > start for w in windows]
+    versus = [_in_era(w, data.timestamp, span, data.window) for w in windows]
     learnt = detect.learn(
         summary,
         windows,
@@ -80,16 +136,32 @@ def _background(
         memo=cache.other,
         versus_reference=versus,
     )
-    if learnt.thresholds or data.timestamp not in reference.columns:
+    if learnt.thresholds or span is None:
         return learnt
     # A young source (the first checks after start-up): the reference's own time span.
-    times = sources.window(reference, data.timestamp, None, now)[data.timestamp]
-    if len(times) == 0:
+    timed = time_ordered(reference, data.timestamp)
+    if timed is None:
         return learnt
-    last = _latest(times)
-    own, _ = _windows(reference, data.timestamp, last, data.window, drift)
-    from_reference = detect.learn(summary, own, drift, kinds, seed)
+    own, own_keys = _windows(timed, data.timestamp, span[1], data.window, drift)
+    own_keys = [f"reference:{k}" for k in own_keys]
+    from_reference = detect.learn(summary, own, drift, kinds, seed, keys=own_keys, memo=cache.other)
     return from_reference if from_reference.thresholds else learnt
+
+
+def _in_era(
+    window: pd.DataFrame,
+    timestamp: str,
+    span: tuple[datetime, datetime] | None,
+    length: timedelta,
+) -> bool:
+    """Whether a past window lies in the reference's own era (then it is compared with the
+    reference too). A drift that outlives the reference's era is never learnt as normal:
+    after it only window-vs-window pairs count, and a change shows in one pair."""
+    if span is None or len(window) == 0:
+        return True
+    times = window[timestamp]
+    first, last = times.iloc[0].to_pydatetime(), times.iloc[-1].to_pydatetime()
+    return bool(last > span[0] and first <= span[1] + length)
 
 
 def _seasonal(
@@ -150,26 +222,6 @@ def _windows(
         out.append(sources.window(frame, timestamp, stop - length, stop))
         keys.append(f"{(stop - length).isoformat()}/{stop.isoformat()}")
     return out, keys
-
-
-def _earliest(frame: pd.DataFrame, timestamp: str) -> datetime | None:
-    """When the reference's rows begin, if it has timestamps."""
-    import pandas as pd
-
-    if timestamp not in frame.columns or len(frame) == 0:
-        return None
-    try:
-        stamp = pd.to_datetime(frame[timestamp], utc=True).min()
-    except (TypeError, ValueError):
-        return None
-    return None if pd.isna(stamp) else datetime.fromisoformat(stamp.isoformat())
-
-
-def _latest(times: pd.Series) -> datetime:
-    import pandas as pd
-
-    stamp = pd.to_datetime(times, utc=True).max()
-    return datetime.fromisoformat(stamp.isoformat())
 
 
 def _empty(columns: list[str], timestamp: str) -> pd.DataFrame:

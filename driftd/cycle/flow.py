@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from driftd import detect, extras, policy, sources
 from driftd.config import Config, ModelConfig
-from driftd.cycle.baseline import baseline
+from driftd.cycle.baseline import baseline, horizon, time_ordered
 from driftd.cycle.cache import SummaryCache
 from driftd.cycle.checks import extra_history, extra_inputs
 from driftd.cycle.data import features_of, load_reference, training_data
@@ -39,6 +39,7 @@ def steps(
 ) -> CycleResult:
     """The cycle itself; it raises on failure and leaves recording the run's end to the caller."""
     data = model.data
+    horizon(model, now)  # a span past the calendar's edge is a config error, not a crash
     champion = queries.champion(cfg.registry, model.name)
     status(f"checking {model.name}")
     reference = load_reference(model, champion)
@@ -62,12 +63,19 @@ def steps(
         return CycleResult(run_id, model.name, "ok", thin, "not judged: no retrain")
     kinds = detect.infer_kinds(reference.frame[features], data.categorical)
     binned = detect.binnable(model.drift)
-    summary = cache.get(
-        f"{reference.sha256}:{','.join(features)}:{binned}",
-        lambda: detect.summarize(reference.frame[features], kinds, reference.sha256, binned=binned),
-    )
+    ordered = model.drift.dependence and data.timestamp in reference.frame.columns
+
+    def summarize() -> detect.ReferenceSummary:
+        # Autocorrelation means something only for rows in time order.
+        timed = time_ordered(reference.frame, data.timestamp) if ordered else None
+        frame = timed if timed is not None else reference.frame
+        return detect.summarize(
+            frame[features], kinds, reference.sha256, binned=binned, ordered=timed is not None
+        )
+
+    summary = cache.get(f"{reference.sha256}:{kinds}:{binned}:{ordered}", summarize)
     # Judged against normal variation (past windows), weighted by what the champion uses.
-    base = baseline(model, reference.frame, summary, kinds, now, cache, seed=run_id)
+    base = baseline(model, reference, summary, kinds, now, cache, seed=run_id)
     report = detect.detect(
         base.summary,
         live[features],

@@ -51,12 +51,6 @@ def run_cycle(
         event("cycle.failed", logging.ERROR, model=model.name, run=run_id, error=error)
         _finish(registry, model, run_id, "failed", error=error)
         return CycleResult(run_id, model.name, "failed", error=error)
-    except OverflowError:
-        # A window, holdout or background span so long that it reaches before year 1.
-        error = "a configured duration reaches past the calendar's edge from this --now"
-        event("cycle.failed", logging.ERROR, model=model.name, run=run_id, error=error)
-        _finish(registry, model, run_id, "failed", error=error)
-        return CycleResult(run_id, model.name, "failed", error=error)
     except OSError as exc:  # the environment, not a bug: a full or read-only disk
         error = f"{exc.filename}: {exc.strerror}" if exc.filename else _first_line(exc)
         event("cycle.failed", logging.ERROR, model=model.name, run=run_id, error=error)

@@ -31,6 +31,7 @@ stay, and the check says so.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from driftd.config import DriftConfig
+from driftd.detect.features import binnable, evaluate
 from driftd.detect.summary import ColumnSummary, ReferenceSummary, summarize
 from driftd.domain import FeatureKind
 
@@ -93,7 +95,8 @@ def learn(
     if len(usable) < cfg.background_min_windows:
         return _short(len(usable), cfg)
     plain = _effects_only(cfg)
-    binned = _binnable(plain)
+    binned = binnable(plain)
+    tag = f"{summary.fingerprint}:{_tag(cfg, kinds)}"
     remember = memo if memo is not None and keys is not None else _no_memo
     found: list[dict[str, float]] = []
     for key, window, versus in usable:
@@ -103,16 +106,14 @@ def learn(
         def against_reference(w: pd.DataFrame = window) -> dict[str, float]:
             return _effects(summary, w, plain, seed, scale=None)
 
-        found.append(remember(f"ref:{summary.fingerprint}:{key}:{len(window)}", against_reference))
+        found.append(remember(f"ref:{tag}:{key}:{len(window)}", against_reference))
     for (key_a, before, _), (key_b, after, _) in itertools.pairwise(usable):
 
         def pair(a: pd.DataFrame = before, b: pd.DataFrame = after) -> dict[str, float]:
-            own = summarize(a[list(summary.columns)], kinds, binned=binned)
+            own = summarize(a[list(summary.columns)], kinds, binned=binned, ordered=False)
             return _effects(own, b, plain, seed, scale=summary)
 
-        found.append(
-            remember(f"pair:{summary.fingerprint}:{key_a}:{len(before)}:{key_b}:{len(after)}", pair)
-        )
+        found.append(remember(f"pair:{tag}:{key_a}:{len(before)}:{key_b}:{len(after)}", pair))
     effects = _merge(found, summary.columns)
     return _finish(effects, summary, cfg, len(usable), len(found), "past windows")
 
@@ -141,13 +142,19 @@ def learn_seasonal(
     if len(usable) < cfg.background_min_windows:
         return _short(len(usable), cfg)
     plain = _effects_only(cfg)
-    binned = _binnable(plain)
+    binned = binnable(plain)
     found = [
-        _effects(summarize(earlier[list(kinds)], kinds, binned=binned), window, plain, seed, None)
+        _effects(
+            summarize(earlier[list(kinds)], kinds, binned=binned, ordered=False),
+            window,
+            plain,
+            seed,
+            None,
+        )
         for earlier, window in usable
     ]
     effects = _merge(found, kinds)
-    last = summarize(usable[-1][0][list(kinds)], kinds, binned=binned)
+    last = summarize(usable[-1][0][list(kinds)], kinds, binned=binned, ordered=False)
     return _finish(effects, last, cfg, len(usable), len(usable), "seasonal pairs")
 
 
@@ -162,15 +169,32 @@ def _short(usable: int, cfg: DriftConfig) -> Background:
 
 
 def _effects_only(cfg: DriftConfig) -> DriftConfig:
-    # Effects do not depend on the decision rule or the dependence correction; fixed
-    # thresholds keep this from recursing into itself.
-    return replace(cfg, baseline="fixed", decision="share", dependence=False)
+    # Only effects are read: no dependence correction, and zero thresholds so that "auto"
+    # never resamples (49 s per check with 10 features, measured) for a threshold unused here.
+    return replace(
+        cfg,
+        baseline="fixed",
+        decision="share",
+        dependence=False,
+        numeric_threshold=0.0,
+        categorical_threshold=0.0,
+    )
 
 
-def _binnable(cfg: DriftConfig) -> bool:
-    from driftd.detect.features import binnable
-
-    return binnable(cfg)
+def _tag(cfg: DriftConfig, kinds: Mapping[str, FeatureKind]) -> str:
+    """What a remembered comparison depends on besides its data: a reload or another model
+    with other effects or kinds must not reuse it."""
+    text = repr(
+        (
+            cfg.numeric_test,
+            cfg.numeric_effect,
+            cfg.categorical_test,
+            cfg.categorical_effect,
+            cfg.min_samples,
+            sorted((name, str(kind)) for name, kind in kinds.items()),
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _effects(
@@ -182,20 +206,18 @@ def _effects(
 ) -> dict[str, float]:
     """Each feature's effect of ``window`` against ``summary``; with ``scale``, numeric
     Wasserstein effects are converted from ``summary``'s SDs to ``scale``'s."""
-    from driftd.detect.report import detect
-
-    report = detect(summary, window[list(summary.columns)], cfg, seed)
     out = {}
-    for f in report.features:
-        if f.effect is None or not math.isfinite(f.effect):
+    for name, column in summary.columns.items():
+        e = evaluate(summary, column, window[name], cfg, seed, ordered=False)
+        if e.result is None or e.effect is None or not math.isfinite(e.effect):
             continue
-        value = f.effect
-        if scale is not None and f.kind is FeatureKind.NUMERIC and f.effect_name == "wasserstein":
-            own, ref = _sd(summary.columns[f.feature]), _sd(scale.columns[f.feature])
+        value = e.effect
+        if scale is not None and e.kind is FeatureKind.NUMERIC and e.effect_name == "wasserstein":
+            own, ref = _sd(column), _sd(scale.columns[name])
             if not (own > 0 and ref > 0):
                 continue
             value = value * own / ref
-        out[f.feature] = value
+        out[name] = value
     return out
 
 
@@ -216,10 +238,11 @@ def _finish(
     what: str,
 ) -> Background:
     # detect keeps the larger of this and the fixed threshold: a move must be both unusual
-    # and material.
+    # and material. "lower": with 15 comparisons the 0.95 quantile is the second largest, not
+    # the largest, so one change in the history cannot set the bar by itself.
     q = cfg.background_quantile
     thresholds = {
-        name: float(np.quantile(values, q, method="higher"))
+        name: float(np.quantile(values, q, method="lower"))
         for name, values in effects.items()
         if values and name in summary.columns
     }

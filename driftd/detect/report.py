@@ -25,6 +25,7 @@ def detect(
     *,
     background: Background | None = None,
     weights: Mapping[str, float] | None = None,
+    ordered: bool = True,
 ) -> DriftReport:
     """Compare a live window with a summarised reference, feature by feature, then decide.
 
@@ -32,7 +33,8 @@ def detect(
     effect reaches the threshold, or when its missing-value rate changed significantly by at
     least ``missing_threshold``. The dataset verdict is :func:`driftd.detect.verdict.decide`.
     ``background`` raises each feature's threshold to the normal variation learnt from past
-    windows; ``weights`` (the champion's importances) weigh the dataset decision. ``seed``
+    windows; ``weights`` (the champion's importances) weigh the dataset decision; ``ordered``
+    says the live rows are in time order (see :func:`driftd.detect.features.evaluate`). ``seed``
     drives the Monte Carlo p-values of sparse chi-square tables and, the first time a window
     size is seen, the ``"auto"`` threshold resampling.
 
@@ -56,7 +58,9 @@ def detect(
     jobs = [(column, live[name]) for name, column in summary.columns.items()]
     sorted_columns = sum(column.numeric is not None for column in summary.columns.values())
     evaluations = parallel_map(
-        lambda job: evaluate(summary, job[0], job[1], cfg, seed, floors.get(job[0].name)),
+        lambda job: evaluate(
+            summary, job[0], job[1], cfg, seed, floors.get(job[0].name), ordered=ordered
+        ),
         jobs,
         len(live) * sorted_columns,
     )
@@ -71,8 +75,10 @@ def compare_frames(
     cfg: DriftConfig,
     seed: int = 0,
 ) -> DriftReport:
-    """:func:`summarize` the reference, then :func:`detect` (for one-off comparisons)."""
-    return detect(summarize(reference, kinds, binned=binnable(cfg)), live, cfg, seed)
+    """:func:`summarize` the reference, then :func:`detect` (for one-off comparisons, whose
+    row order is not known to be time: rows count as independent)."""
+    summary = summarize(reference, kinds, binned=binnable(cfg), ordered=False)
+    return detect(summary, live, cfg, seed, ordered=False)
 
 
 def check_config(cfg: DriftConfig) -> None:
@@ -145,6 +151,10 @@ def _feature(
         elif p_adj is not None:
             notes.insert(0, f"not significant ({e.test} p_adj={p_adj:.2g} > {cfg.alpha:g})")
         drifted = (significant and material) or missing_drift
+        if not drifted and e.new_category_mass >= 1.0:
+            # Every live value is new: a re-coding or a new source, never "ok".
+            notes.insert(0, "every live value is new to the reference")
+            drifted = True
         state = FeatureState.DRIFT if drifted else FeatureState.OK
     return FeatureDrift(
         feature=e.feature,

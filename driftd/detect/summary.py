@@ -116,11 +116,14 @@ def summarize(
     *,
     max_grid: int = stats.SKETCH_GRID,
     binned: bool = False,
+    ordered: bool = True,
 ) -> ReferenceSummary:
     """Summarise the ``kinds`` columns of ``reference``; ``fingerprint`` defaults to a sha256
     of the summary itself (so equal summaries share thresholds cached under that name).
     ``binned`` allows bucket summaries for large numeric columns (see
-    :func:`driftd.detect.binnable` for the configs that can use them).
+    :func:`driftd.detect.binnable` for the configs that can use them). ``ordered`` says the rows
+    are in time order, so their autocorrelation means something; otherwise ``tau`` stays 1
+    (a file sorted by a feature would look endlessly autocorrelated).
 
     >>> import pandas as pd
     >>> s = summarize(pd.DataFrame({"x": [1.0, 2.0, None], "c": ["a", "b", "a"]}),
@@ -135,7 +138,7 @@ def summarize(
     large = binned and len(reference) >= BINNED_MIN_ROWS  # these columns are counted, not sorted
     numeric = sum(FeatureKind(kind) is FeatureKind.NUMERIC for kind in kinds.values())
     columns = parallel_map(
-        lambda item: _summarize_column(*item, max_grid=max_grid, binned=binned),
+        lambda item: _summarize_column(*item, max_grid=max_grid, binned=binned, ordered=ordered),
         series,
         0 if large else len(reference) * numeric,
     )
@@ -149,11 +152,11 @@ def summarize(
 
 
 def _summarize_column(
-    name: str, kind: FeatureKind, column: pd.Series, max_grid: int, binned: bool
+    name: str, kind: FeatureKind, column: pd.Series, max_grid: int, binned: bool, ordered: bool
 ) -> ColumnSummary:
     if kind is FeatureKind.NUMERIC:
         values = numeric_values(column, name)
-        tau = numeric_tau(values)
+        tau = numeric_tau(values) if ordered else 1.0
         if binned and values.size >= BINNED_MIN_ROWS:
             bins = stats.BinnedReference.build(values)
             if bins is not None and bins.n >= BINNED_MIN_ROWS:
@@ -172,7 +175,7 @@ def _summarize_column(
         n_missing,
         categories=categories,
         counts=counts,
-        tau=categorical_tau(column),
+        tau=categorical_tau(column) if ordered else 1.0,
     )
 
 

@@ -100,7 +100,8 @@ def decide(
     head = f"combined p={p:.2g} {sign} {cfg.alpha:g}"
     if strong:
         listed = ", ".join(strong[:SHOWN]) + (", …" if len(strong) > SHOWN else "")
-        head += f", material and significant: {listed}"
+        label = "material and significant" if breached else "material, not enough together"
+        head += f", {label}: {listed}"
     elif breached:
         head += ", from several small material changes together"
     else:

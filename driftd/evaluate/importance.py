@@ -62,9 +62,11 @@ def permutation_importance(
             raise EvaluationError(f"importance: the holdout lacks feature {name!r}")
         drops = []
         shuffled = x.copy()
-        original = x[name].to_numpy()
+        column = x[name]
         for _ in range(repeats):
-            shuffled[name] = original[rng.permutation(len(original))]
+            # Shuffled as a Series: a categorical column stays categorical (a model that reads
+            # dtypes, such as HistGradientBoosting's from_dtype, must see the same columns).
+            shuffled[name] = column.iloc[rng.permutation(len(column))].set_axis(x.index)
             drops.append(base - full_score(scorer, fn, CachedModel(model, shuffled, "champion"), y))
         out[name] = float(np.mean(drops))
     return out

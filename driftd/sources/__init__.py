@@ -33,13 +33,14 @@ import pandas as pd
 from driftd.config import SourceConfig
 from driftd.errors import DataError
 from driftd.sources import _files, _formats, _time
-from driftd.sources._time import Coverage, coverage
+from driftd.sources._time import Coverage, by_time, coverage
 from driftd.sources._values import check_features
 from driftd.sources._write import write_parquet_atomic
 
 __all__ = [
     "Coverage",
     "SourceConfig",
+    "by_time",
     "check_features",
     "coverage",
     "read",

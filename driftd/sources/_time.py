@@ -82,6 +82,13 @@ def aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
+def by_time(frame: pd.DataFrame, column: str, where: str) -> pd.DataFrame:
+    """``frame`` with ``column`` parsed to UTC and its rows in time order (stable)."""
+    out = frame.copy()
+    out[column] = parse(frame[column], column, where)
+    return out.sort_values(column, kind="stable", ignore_index=True)
+
+
 def select(frame: pd.DataFrame, column: str, start: datetime | None, end: datetime) -> pd.DataFrame:
     times = frame[column]
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
