@@ -301,3 +301,18 @@ def _schema(c: sqlite3.Connection) -> list[tuple[str, str]]:
             "WHERE sql IS NOT NULL AND name <> 'sqlite_sequence'"
         )
     )
+
+
+def test_a_backfill_before_recorded_trainings_is_not_cooling_down(tmp_path: Path) -> None:
+    """Trainings recorded at a later logical time do not count for a check replayed earlier:
+    the cool-down and daily cap look at (now - 1 day, now] on the run's clock, so a backfill
+    is not blocked by a training "in the future"."""
+    path = tmp_path / "registry.db"
+    later = datetime(2026, 3, 1, tzinfo=UTC)
+    with Registry.open(path) as registry:
+        registry.ensure_model("m")
+        run = registry.start_run("m", "schedule", later)
+        registry.record_training(run, "m", "failed", error="x", started_at=later, finished_at=later)
+    earlier = datetime(2025, 3, 1, tzinfo=UTC)
+    assert queries.last_retrain_times(path, "m", earlier - timedelta(days=1), earlier) == []
+    assert len(queries.last_retrain_times(path, "m", later - timedelta(days=1), later)) == 1

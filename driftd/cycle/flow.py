@@ -118,7 +118,9 @@ def steps(
         champion_since=_parse_time(champion["since"]) if champion else None,
         retrain_times=tuple(
             _parse_time(t)
-            for t in queries.last_retrain_times(cfg.registry, model.name, now - timedelta(days=1))
+            for t in queries.last_retrain_times(
+                cfg.registry, model.name, now - timedelta(days=1), now
+            )
         ),
         prediction_breaches=extra_history(registry, model, extras.PREDICTION, reference.sha256)
         if champion is not None and model.drift.prediction_drift

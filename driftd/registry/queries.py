@@ -176,8 +176,9 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
     as_of = _clock(run, champ, now)
     retrains = c.execute(
         "SELECT count(*) FROM trainings t LEFT JOIN runs r ON r.id = t.run_id "
-        "WHERE t.model = ? AND COALESCE(r.now_at, t.started_at) >= ?",
-        (name, utc_iso(as_of - timedelta(days=1))),
+        "WHERE t.model = ? AND COALESCE(r.now_at, t.started_at) >= ? "
+        "AND COALESCE(r.now_at, t.started_at) <= ?",
+        (name, utc_iso(as_of - timedelta(days=1)), utc_iso(as_of)),
     ).fetchone()[0]
     return {
         "name": name,
@@ -382,11 +383,14 @@ def champion_history(path: Path, model: str) -> list[dict[str, Any]]:
         return _dicts(rows)
 
 
-def last_retrain_times(path: Path, model: str, since: datetime) -> list[str]:
-    """Logical times (the run's ``now``) of trainings, any outcome, at or after ``since``.
+def last_retrain_times(
+    path: Path, model: str, since: datetime, until: datetime | None = None
+) -> list[str]:
+    """Logical times (the run's ``now``) of trainings, any outcome, in [``since``, ``until``].
 
     The run's clock, not the wall clock, so replays with ``driftd check --now`` obey the same
-    cool-down and cap as the daemon.
+    cool-down and cap as the daemon; ``until`` (the cycle's ``now``) keeps a backfill before
+    trainings already recorded from seeing them as "in the future" and cooling down for ever.
     """
     with read(path) as c:
         if c is None:
@@ -394,8 +398,8 @@ def last_retrain_times(path: Path, model: str, since: datetime) -> list[str]:
         rows = c.execute(
             "SELECT COALESCE(r.now_at, t.started_at) AS at FROM trainings t "
             "LEFT JOIN runs r ON r.id = t.run_id "
-            "WHERE t.model = ? AND at >= ? ORDER BY at DESC",
-            (model, utc_iso(since)),
+            "WHERE t.model = ? AND at >= ? AND at <= ? ORDER BY at DESC",
+            (model, utc_iso(since), utc_iso(until) if until else "9999"),
         ).fetchall()
         return [str(r[0]) for r in rows]
 
