@@ -6,6 +6,12 @@ identical on every run. ``T0`` is where the live frames start and the reference 
 
 from __future__ import annotations
 
+import os
+
+# As the driftd command does (see driftd/cli.py): one OpenMP thread, set before scipy or
+# scikit-learn loads a runtime, so that no process of the suite aborts at exit.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
