@@ -24,7 +24,8 @@ sys.path.insert(0, str(BENCH))
 import replay  # noqa: E402
 import streams  # noqa: E402
 
-# The replay takes ~30 s (three cycles, each training child a new interpreter): slow.
+# The replay takes 10 s on a quiet machine, 30-70 s on a busy 2-core one (three cycles, each
+# training child a new interpreter): slow.
 
 
 @pytest.fixture(scope="module")

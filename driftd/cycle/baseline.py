@@ -8,6 +8,7 @@ span one period earlier, which then also replaces the reference for the comparis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -65,17 +66,21 @@ def horizon(model: ModelConfig, now: datetime) -> None:
     """DataError when the windows this cycle may read reach before what timestamps can hold
     (1678): the live window and its background, the training window with the holdout."""
     drift, data = model.drift, model.data
-    spans = {
-        "data.window x (drift.background_windows + 2)": data.window * (drift.background_windows + 2)
-        + (drift.seasonal_period or _ZERO),
-        "training.window + promotion.holdout + data.label_delay": model.training.window
-        + model.promotion.holdout
-        + data.label_delay,
+
+    def background() -> timedelta:
+        return data.window * (drift.background_windows + 2) + (drift.seasonal_period or _ZERO)
+
+    def training() -> timedelta:
+        return model.training.window + model.promotion.holdout + data.label_delay
+
+    spans: dict[str, Callable[[], timedelta]] = {
+        "data.window x (drift.background_windows + 2)": background,
+        "training.window + promotion.holdout + data.label_delay": training,
     }
     for what, span in spans.items():
         try:
-            earliest = now - span
-        except OverflowError:
+            earliest = now - span()
+        except OverflowError:  # the span itself, or now minus it, leaves datetime's range
             earliest = datetime.min.replace(tzinfo=UTC)
         if earliest < _EARLIEST:
             raise DataError(
