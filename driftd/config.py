@@ -153,6 +153,8 @@ class PolicyConfig:
     estimated_drop: float | None = 0.05
     # `driftd gc` keeps this many newest versions of the model whatever their status.
     keep_versions: int = 5
+    # After n trainings in a row that promoted nothing, wait 2**n live windows (at most 32).
+    backoff: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +536,7 @@ def _policy(r: _Reader) -> PolicyConfig:
             else r.number("estimated_drop", d.estimated_drop or 0.05, lo=0.0, hi=1.0, open_lo=True)
         ),
         keep_versions=r.integer("keep_versions", d.keep_versions, lo=0),
+        backoff=r.boolean("backoff", d.backoff),
     )
     r.finish()
     return out

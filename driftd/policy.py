@@ -171,6 +171,8 @@ class History:
     multivariate_breaches: tuple[bool, ...] = ()
     performance: Performance | None = None  # None: policy.performance_drop is off
     estimated: EstimatedPerformance | None = None  # None: no estimate this check
+    unpaid: int = 0  # trainings in a row, newest first, that promoted nothing
+    last_training: datetime | None = None  # logical time of the newest training
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +181,7 @@ class PolicyInputs:
     n: int
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     now: datetime | None = None
+    window: timedelta | None = None  # the live window: the unit of the back-off
 
     @classmethod
     def quiet(cls, k: int = 2, n: int = 3) -> PolicyInputs:
@@ -253,9 +256,44 @@ def should_retrain(history: History, inputs: PolicyInputs) -> RetrainDecision:
     if len(fired) > 1:
         reason += f" (also {', '.join(t for t, _ in fired[1:])})"
     blocked = _rate_limit(history.retrain_times, policy, inputs.now)
+    if blocked is None and trigger != "max_age":
+        blocked = _backoff(history, inputs)
     if blocked:
         return RetrainDecision(False, f"{reason}, but {blocked}", trigger)
     return RetrainDecision(True, reason, trigger)
+
+
+BACKOFF_CAP = 32  # windows: the longest wait, so that a changed situation is retried
+
+
+def _backoff(history: History, inputs: PolicyInputs) -> str | None:
+    """Why retraining waits: after ``unpaid`` trainings in a row that promoted nothing, the
+    next one waits 2**unpaid live windows after the last (at most ``BACKOFF_CAP``). Retraining
+    that keeps losing on evidence does not pay; a promotion resets the count.
+
+    >>> from dataclasses import replace
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 10, tzinfo=UTC)
+    >>> h = History(unpaid=2, last_training=t)
+    >>> i = PolicyInputs(2, 3, now=t + timedelta(days=3), window=timedelta(days=1))
+    >>> _backoff(h, i)
+    'backing off: the last 2 trainings promoted nothing; next retrain from 2026-01-14T00:00Z'
+    >>> _backoff(h, replace(i, now=t + timedelta(days=4))) is None
+    True
+    """
+    if not inputs.policy.backoff or history.unpaid < 1 or inputs.window is None:
+        return None
+    if history.last_training is None or inputs.now is None:
+        return None
+    wait = inputs.window * min(2**history.unpaid, BACKOFF_CAP)
+    ready = history.last_training + wait
+    if inputs.now >= ready:
+        return None
+    plural = "s" if history.unpaid > 1 else ""
+    return (
+        f"backing off: the last {history.unpaid} training{plural} promoted nothing; "
+        f"next retrain from {ready:%Y-%m-%dT%H:%MZ}"
+    )
 
 
 def _rate_limit(

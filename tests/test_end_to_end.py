@@ -94,9 +94,12 @@ def test_worse_candidate_is_rejected(tmp_path: Path) -> None:
         'estimator = "sklearn.dummy.DummyClassifier"\nparams = { strategy = "prior" }',
     )
     config.write_text(text)
-    _check(config, 3)
-    result = _check(config, 2)
+    result = _check(config, 3)  # the drifted window drops realised roc_auc: retrain at once
     assert result["decision"] == "reject", result
+    # One training that promoted nothing: the next waits two live windows (policy.backoff).
+    waiting = _check(config, 2)
+    assert waiting["decision"] is None
+    assert "backing off: the last 1 training promoted nothing" in str(waiting["retrain_reason"])
     status = json.loads(_run(config, "status", "--json", check_rc=0).stdout)
     assert status["models"][0]["champion"]["id"].endswith("-v1")
     history = json.loads(_run(config, "history", "--json", check_rc=0).stdout)

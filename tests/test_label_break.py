@@ -199,3 +199,20 @@ def test_realised_performance_refit_and_recovery_are_on_by_default(tmp_path: Pat
         ],
     }
     assert config.parse(raw, base=tmp_path).models[0].policy.performance_drop is None
+
+
+def test_only_a_collapse_takes_the_recent_split() -> None:
+    """A realised drop beyond performance_drop retrains; only a drop of at least twice it
+    (a collapse, like the label break's 0.11) judges on the recent split: a seasonal dip of
+    0.06 keeps the standard split, whose weeks of training rows a few days cannot replace."""
+    from driftd.cycle.flow import _collapsed
+    from driftd.policy import Performance
+
+    def perf(current: float) -> Performance:
+        return Performance("roc_auc", max_drop=0.05, min_rows=200, n_rows=1000,
+                           baseline=0.81, current=current)  # fmt: skip
+
+    assert _collapsed("performance", perf(0.70))  # drop 0.11
+    assert not _collapsed("performance", perf(0.75))  # drop 0.06: retrains, standard split
+    assert not _collapsed("drift", perf(0.70))
+    assert not _collapsed("performance", None)

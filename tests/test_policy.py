@@ -123,3 +123,30 @@ def test_cooldown_and_cap_hold_back_every_trigger() -> None:
     assert not retry.retrain and retry.trigger == "no_champion"
     assert "cooling down after the last retrain (300m left)" in retry.reason
     assert should_retrain(History(has_champion=False), inputs).retrain
+
+
+def test_backoff_waits_after_trainings_that_promoted_nothing() -> None:
+    """Two unpaid trainings: a drift retrain waits 4 live windows after the last one, then
+    fires; policy.backoff = false and a champion past max_age are not held back."""
+    last = datetime(2026, 3, 1, tzinfo=UTC)
+    history = History(breaches=(True, True), unpaid=2, last_training=last)
+    quiet = PolicyConfig(cooldown=timedelta(0), max_retrains_per_day=100)
+    window = timedelta(days=7)
+
+    def decide(now: datetime, policy: PolicyConfig = quiet) -> tuple[bool, str]:
+        d = should_retrain(history, PolicyInputs(2, 3, policy, now, window))
+        return d.retrain, d.reason
+
+    held, reason = decide(last + timedelta(days=27))
+    assert not held and reason.endswith(
+        "backing off: the last 2 trainings promoted nothing; next retrain from 2026-03-29T00:00Z"
+    )
+    assert decide(last + timedelta(days=28))[0]
+    off = PolicyConfig(cooldown=timedelta(0), max_retrains_per_day=100, backoff=False)
+    assert decide(last + timedelta(days=1), off)[0]
+    aged = History(unpaid=5, last_training=last, champion_since=last - timedelta(days=90))
+    policy = PolicyConfig(
+        cooldown=timedelta(0), max_retrains_per_day=100, max_age=timedelta(days=30)
+    )
+    d = should_retrain(aged, PolicyInputs(2, 3, policy, last + timedelta(days=1), window))
+    assert d.retrain and d.trigger == "max_age"

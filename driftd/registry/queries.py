@@ -39,6 +39,7 @@ __all__ = [
     "retention_facts",
     "show",
     "status",
+    "unpaid_trainings",
     "verify",
     "versions",
 ]
@@ -402,6 +403,32 @@ def last_retrain_times(
             (model, utc_iso(since), utc_iso(until) if until else "9999"),
         ).fetchall()
         return [str(r[0]) for r in rows]
+
+
+# Decisions that mean a training paid: its candidate won on evidence (or the first model).
+_PAID = ("bootstrap", "promote", "would_promote", "awaiting_approval")
+
+
+def unpaid_trainings(path: Path, model: str, until: datetime) -> tuple[int, str | None]:
+    """How many trainings in a row, newest first up to ``until`` (logical time), promoted
+    nothing, and the logical time of the newest training (None without any)."""
+    with read(path) as c:
+        if c is None:
+            return 0, None
+        rows = c.execute(
+            "SELECT COALESCE(r.now_at, t.started_at) AS at, EXISTS ("
+            "  SELECT 1 FROM decisions d WHERE d.run_id = t.run_id AND d.action IN "
+            f"  ({', '.join('?' * len(_PAID))})) AS paid "
+            "FROM trainings t LEFT JOIN runs r ON r.id = t.run_id "
+            "WHERE t.model = ? AND at <= ? ORDER BY at DESC, t.id DESC LIMIT 64",
+            (*_PAID, model, utc_iso(until)),
+        ).fetchall()
+    unpaid = 0
+    for row in rows:
+        if row[1]:
+            break
+        unpaid += 1
+    return unpaid, (str(rows[0][0]) if rows else None)
 
 
 def last_run(path: Path, model: str) -> dict[str, Any] | None:
