@@ -153,7 +153,7 @@ class PolicyConfig:
     estimated_drop: float | None = 0.05
     # `driftd gc` keeps this many newest versions of the model whatever their status.
     keep_versions: int = 5
-    # After n trainings in a row that promoted nothing, wait 2**n live windows (at most 32).
+    # After n evaluated candidates in a row that lost, wait 2**n live windows (at most 32).
     backoff: bool = True
 
 

@@ -171,8 +171,8 @@ class History:
     multivariate_breaches: tuple[bool, ...] = ()
     performance: Performance | None = None  # None: policy.performance_drop is off
     estimated: EstimatedPerformance | None = None  # None: no estimate this check
-    unpaid: int = 0  # trainings in a row, newest first, that promoted nothing
-    last_training: datetime | None = None  # logical time of the newest training
+    unpaid: int = 0  # evaluated candidates in a row, newest first, that lost on evidence
+    last_training: datetime | None = None  # logical time of the newest of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +267,7 @@ BACKOFF_CAP = 32  # windows: the longest wait, so that a changed situation is re
 
 
 def _backoff(history: History, inputs: PolicyInputs) -> str | None:
-    """Why retraining waits: after ``unpaid`` trainings in a row that promoted nothing, the
+    """Why retraining waits: after ``unpaid`` candidates in a row that lost on evidence, the
     next one waits 2**unpaid live windows after the last (at most ``BACKOFF_CAP``). Retraining
     that keeps losing on evidence does not pay; a promotion resets the count.
 

@@ -31,7 +31,7 @@ FIRST_CHECK = T0 + timedelta(days=120)  # the bootstrap; then every 30 days
 CHECKS = 10  # monthly checks after the bootstrap: up to day 420
 
 
-def _config(tmp: Path, **promotion: Any) -> config.Config:
+def _config(tmp: Path, policy: dict[str, Any] | None = None, **promotion: Any) -> config.Config:
     data = tmp / "data"
     (data / "live").mkdir(parents=True)
     synth.make_reference(3000, seed=11, end=T0, span=timedelta(days=30)).to_csv(
@@ -58,6 +58,7 @@ def _config(tmp: Path, **promotion: Any) -> config.Config:
                 },
                 "training": {"params": {"max_iter": 1000}, "window": "90d"},
                 "promotion": {"holdout": "90d", "bootstrap": 200, **promotion},
+                "policy": policy or {},
             }
         ],
     }
@@ -142,7 +143,8 @@ def test_without_recovery_the_break_outlasts_two_checks(tmp_path: Path) -> None:
     """The baseline the recovery split fixes: with `promotion.recovery = false` the standard
     split trains every candidate on rows ending 90 days before the check, so no model that has
     seen the new labels is promoted within two checks (here: not in the whole replay)."""
-    cfg = _config(tmp_path, recovery=False, refit=False)
+    # The evaluation before issue 10: no recent split, no refit, no back-off.
+    cfg = _config(tmp_path, policy={"backoff": False}, recovery=False, refit=False)
     results = _replay(cfg)
     assert all(r.status != "failed" for r in results), [r.error for r in results]
     checks = checks_to_recovery(cfg, results)

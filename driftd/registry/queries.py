@@ -405,30 +405,33 @@ def last_retrain_times(
         return [str(r[0]) for r in rows]
 
 
-# Decisions that mean a training paid: its candidate won on evidence (or the first model).
-_PAID = ("bootstrap", "promote", "would_promote", "awaiting_approval")
+# Decisions on a trained candidate: it paid (won on evidence, or was the first model), or not.
+_PAID = ("bootstrap", "promote", "would_promote", "awaiting_approval", "manual_promote")
+_UNPAID = ("reject", "inconclusive")
 
 
 def unpaid_trainings(path: Path, model: str, until: datetime) -> tuple[int, str | None]:
-    """How many trainings in a row, newest first up to ``until`` (logical time), promoted
-    nothing, and the logical time of the newest training (None without any)."""
+    """How many evaluated candidates in a row, newest first up to ``until`` (logical time),
+    lost on evidence (``reject``, ``inconclusive``), and the logical time of the newest of
+    them (None without any). Failed trainings neither count nor break the run: the cool-down
+    and the daily cap already pace those."""
     with read(path) as c:
         if c is None:
             return 0, None
         rows = c.execute(
-            "SELECT COALESCE(r.now_at, t.started_at) AS at, EXISTS ("
-            "  SELECT 1 FROM decisions d WHERE d.run_id = t.run_id AND d.action IN "
-            f"  ({', '.join('?' * len(_PAID))})) AS paid "
-            "FROM trainings t LEFT JOIN runs r ON r.id = t.run_id "
-            "WHERE t.model = ? AND at <= ? ORDER BY at DESC, t.id DESC LIMIT 64",
-            (*_PAID, model, utc_iso(until)),
+            "SELECT COALESCE(r.now_at, d.created_at) AS at, d.action FROM decisions d "
+            "LEFT JOIN runs r ON r.id = d.run_id "
+            "WHERE d.model = ? AND d.action IN "
+            f"({', '.join('?' * len(_PAID + _UNPAID))}) AND at <= ? "
+            "ORDER BY at DESC, d.id DESC LIMIT 64",
+            (model, *_PAID, *_UNPAID, utc_iso(until)),
         ).fetchall()
     unpaid = 0
     for row in rows:
-        if row[1]:
+        if row[1] in _PAID:
             break
         unpaid += 1
-    return unpaid, (str(rows[0][0]) if rows else None)
+    return unpaid, (str(rows[0][0]) if unpaid else None)
 
 
 def last_run(path: Path, model: str) -> dict[str, Any] | None:
