@@ -22,6 +22,7 @@ from typing import Any
 
 from driftd.durations import cron_problem, parse_duration
 from driftd.errors import ConfigError
+from driftd.filekind import describe
 
 DEFAULT_CONFIG_PATH = "/etc/driftd/config.toml"
 CORRECTIONS = ("bh", "bonferroni", "none")
@@ -239,9 +240,7 @@ def _read_regular(path: Path) -> str:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kinds = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket"}
-            kind = kinds.get(stat.S_IFMT(mode), "a device or special file")
-            raise ConfigError([f"not a regular file (it is {kind})"], str(path))
+            raise ConfigError([f"not a regular file (it is {describe(mode)})"], str(path))
         chunks = []
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)

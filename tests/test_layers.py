@@ -42,6 +42,7 @@ LAYERS = {
     "lock": 1,
     "log": 1,  # imports text (escaping every logged value)
     "text": 0,
+    "filekind": 0,
 }
 
 # third-party library -> the driftd modules allowed to import it

@@ -38,27 +38,32 @@ class Baseline:
 def baseline(
     model: ModelConfig,
     reference: Reference,
+    source_rows: pd.DataFrame,
     summary: detect.ReferenceSummary,
     kinds: dict[str, FeatureKind],
     now: datetime,
     cache: SummaryCache,
     seed: int = 0,
 ) -> Baseline:
-    """The comparison's reference and background for the live window ending at ``now``."""
+    """The comparison's reference and background for the live window ending at ``now``;
+    ``source_rows`` are the live source's rows (parsed and in time order), read once by the
+    cycle."""
     drift, data = model.drift, model.data
     if drift.baseline != "background":
         return Baseline(summary, None)
     period = drift.seasonal_period
     if period is not None:
         # Not cached: the key would hold ``now``, and each entry a whole summary.
-        seasonal = _seasonal(model, kinds, now, period, seed)
+        seasonal = _seasonal(model, source_rows, kinds, now, period, seed)
         if seasonal is not None:
             return seasonal
     span = cache.other(
         f"span:{reference.sha256}:{data.timestamp}",
         lambda: _span(reference.frame, data.timestamp),
     )
-    background = _background(model, reference.frame, span, summary, kinds, now, cache, seed)
+    background = _background(
+        model, reference.frame, source_rows, span, summary, kinds, now, cache, seed
+    )
     return Baseline(summary, background)
 
 
@@ -118,6 +123,7 @@ def _align(moment: datetime, length: timedelta) -> datetime:
 def _background(
     model: ModelConfig,
     reference: pd.DataFrame,
+    source_rows: pd.DataFrame,
     span: tuple[datetime, datetime] | None,
     summary: detect.ReferenceSummary,
     kinds: dict[str, FeatureKind],
@@ -127,7 +133,7 @@ def _background(
 ) -> detect.Background:
     drift, data = model.drift, model.data
     end = _align(now - data.window, data.window)
-    frame = _history(model, list(kinds), end)
+    frame = _history(model, source_rows, list(kinds), end)
     windows, keys = _windows(frame, data.timestamp, end, data.window, drift)
     keys = [f"{data.live.path}:{k}" for k in keys]
     versus = [_in_era(w, data.timestamp, span, data.window) for w in windows]
@@ -171,6 +177,7 @@ def _in_era(
 
 def _seasonal(
     model: ModelConfig,
+    source_rows: pd.DataFrame,
     kinds: dict[str, FeatureKind],
     now: datetime,
     period: timedelta,
@@ -180,7 +187,7 @@ def _seasonal(
     background; None when the source does not reach back a period."""
     drift, data = model.drift, model.data
     k, w = drift.background_windows, data.window
-    frame = _history(model, list(kinds), now - w, start=now - period - w * (k + 1))
+    frame = _history(model, source_rows, list(kinds), now - w, start=now - period - w * (k + 1))
     earlier = sources.window(frame, data.timestamp, now - period - w, now - period)
     if len(earlier) < drift.min_samples:
         return None
@@ -199,18 +206,16 @@ def _seasonal(
 
 
 def _history(
-    model: ModelConfig, columns: list[str], end: datetime, start: datetime | None = None
+    model: ModelConfig,
+    source_rows: pd.DataFrame,
+    columns: list[str],
+    end: datetime,
+    start: datetime | None = None,
 ) -> pd.DataFrame:
     data, drift = model.data, model.drift
     if start is None:
         start = end - data.window * drift.background_windows
-    try:
-        frame = sources.read(data.live, columns, timestamp=data.timestamp, label="history")
-    except DataError:
-        # Judged without a background then (the note says so); the live window's own read
-        # reports a broken source as the cycle's error.
-        return _empty(columns, data.timestamp)
-    return sources.window(frame, data.timestamp, start, end)
+    return sources.window(source_rows[[data.timestamp, *columns]], data.timestamp, start, end)
 
 
 def _windows(
@@ -227,13 +232,6 @@ def _windows(
         out.append(sources.window(frame, timestamp, stop - length, stop))
         keys.append(f"{(stop - length).isoformat()}/{stop.isoformat()}")
     return out, keys
-
-
-def _empty(columns: list[str], timestamp: str) -> pd.DataFrame:
-    import pandas as pd
-
-    empty = {c: pd.Series([], dtype="float64") for c in columns}
-    return pd.DataFrame({timestamp: pd.Series([], dtype="datetime64[ns, UTC]"), **empty})
 
 
 def _show(period: timedelta) -> str:

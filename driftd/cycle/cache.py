@@ -30,27 +30,27 @@ class SummaryCache:
     def get(
         self, key: str, build: Callable[[], detect.ReferenceSummary]
     ) -> detect.ReferenceSummary:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        summary = build()
-        with self._lock:
-            self._items[key] = summary
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
+        summary: detect.ReferenceSummary = self._fetch(self._items, self._size, key, build)
         return summary
 
     def other(self, key: str, build: Callable[[], T]) -> T:
-        """Anything else derived from a reference and a clock (backgrounds, importances),
-        kept beside the summaries under the same size bound."""
+        """Anything else derived from a reference and a clock (per-window background effects,
+        performance estimators, reference spans), in a bound of its own."""
+        value: T = self._fetch(self._other, self._other_size, key, build)
+        return value
+
+    def _fetch(
+        self, items: OrderedDict[str, Any], size: int, key: str, build: Callable[[], Any]
+    ) -> Any:
+        """Least-recently-used lookup; ``build`` runs outside the lock (a concurrent miss may
+        build twice, harmlessly: values are only read)."""
         with self._lock:
-            if key in self._other:
-                self._other.move_to_end(key)
-                return self._other[key]  # type: ignore[no-any-return]
+            if key in items:
+                items.move_to_end(key)
+                return items[key]
         value = build()
         with self._lock:
-            self._other[key] = value
-            while len(self._other) > self._other_size:
-                self._other.popitem(last=False)
+            items[key] = value
+            while len(items) > size:
+                items.popitem(last=False)
         return value

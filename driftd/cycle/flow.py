@@ -43,8 +43,10 @@ def steps(
     champion = queries.champion(cfg.registry, model.name)
     status(f"checking {model.name}")
     reference = load_reference(model, champion)
-    live = sources.read_window(
-        data.live, data.timestamp, now - data.window, now, label="live window"
+    # Read once: the live window and the past windows of the background come from these rows.
+    source_rows = sources.read(data.live, timestamp=data.timestamp, label="live window")
+    live = sources.nonempty_window(
+        source_rows, data.live, data.timestamp, now - data.window, now, label="live window"
     )
     features = features_of(model, reference.frame)
     sources.require_columns(live, features, f"live window of {data.live.path}")
@@ -75,7 +77,7 @@ def steps(
 
     summary = cache.get(f"{reference.sha256}:{kinds}:{binned}:{ordered}", summarize)
     # Judged against normal variation (past windows), weighted by what the champion uses.
-    base = baseline(model, reference, summary, kinds, now, cache, seed=run_id)
+    base = baseline(model, reference, source_rows, summary, kinds, now, cache, seed=run_id)
     report = detect.detect(
         base.summary,
         live[features],

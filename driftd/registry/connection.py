@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from driftd.errors import RegistryError
+from driftd.filekind import describe
 from driftd.registry import codec
 
 
@@ -55,20 +56,7 @@ def require_regular(path: Path) -> None:
     except OSError as exc:
         raise RegistryError(f"{path}: cannot access the registry: {exc.strerror or exc}") from None
     if not stat.S_ISREG(mode):
-        raise RegistryError(f"{path}: the registry is not a regular file (it is {_kind(mode)})")
-
-
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "a special file"
+        raise RegistryError(f"{path}: the registry is not a regular file (it is {describe(mode)})")
 
 
 class Pool:

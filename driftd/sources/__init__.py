@@ -43,6 +43,7 @@ __all__ = [
     "by_time",
     "check_features",
     "coverage",
+    "nonempty_window",
     "read",
     "read_window",
     "require_columns",
@@ -123,6 +124,20 @@ def read_window(
     rows from 2025-12-20T00:00Z to 2025-12-31T23:59Z)``.
     """
     frame = read(source, columns, timestamp=timestamp, label=label, allowed_root=allowed_root)
+    return nonempty_window(frame, source, timestamp, start, end, label=label)
+
+
+def nonempty_window(
+    frame: pd.DataFrame,
+    source: SourceConfig,
+    timestamp: str,
+    start: datetime | None,
+    end: datetime,
+    *,
+    label: str = "",
+) -> pd.DataFrame:
+    """:func:`window` of rows already read from ``source``, with :func:`read_window`'s error
+    when it holds none (for a caller that needs the source's other rows too)."""
     selected = window(frame, timestamp, start, end)
     if len(selected) == 0:
         times = frame[timestamp]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from driftd.errors import DataError
+from driftd.filekind import describe
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -66,20 +67,7 @@ def check_regular(path: str, where: str) -> os.stat_result:
 
 def _require_regular(info: os.stat_result, where: str) -> None:
     if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{where}: not a regular file ({_kind(info.st_mode)})")
-
-
-def _kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-    ):
-        if test(mode):
-            return name
-    return "special file"
+        raise DataError(f"{where}: not a regular file ({describe(info.st_mode)})")
 
 
 @contextmanager
