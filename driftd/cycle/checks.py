@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftd import extras, sources, trainer
 from driftd.config import ModelConfig
-from driftd.cycle.data import HOLDOUT_FILE, Reference, labelled
+from driftd.cycle.data import Reference, champion_holdout, labelled, load_champion
 from driftd.registry.store import Registry
 
 if TYPE_CHECKING:
@@ -34,31 +34,18 @@ def extra_inputs(
 
     def prediction_reference() -> pd.DataFrame:
         if champion is not None:
-            path = Path(champion["artifact_path"]).parent / HOLDOUT_FILE
-            if path.exists():
-                frame = sources.read(sources.SourceConfig(str(path)), label="champion holdout")
-                sources.require_columns(frame, features, str(path))
-                if len(frame) >= model.drift.min_samples:
-                    return frame[features]
+            frame = champion_holdout(champion, features)
+            if frame is not None and len(frame) >= model.drift.min_samples:
+                return frame[features]
         return reference.frame[features]
 
     def holdout() -> pd.DataFrame | None:
         # With its labels: the performance estimator of driftd.estimate is fitted on it.
-        path = Path((champion or {}).get("artifact_path") or ".").parent / HOLDOUT_FILE
-        if champion is None or not path.exists():
-            return None
-        frame = sources.read(sources.SourceConfig(str(path)), label="champion holdout")
-        sources.require_columns(frame, [*features, data.target], str(path))
-        return frame
+        return champion_holdout(champion, [*features, data.target]) if champion else None
 
     def load() -> Any:
         assert champion is not None
-        return trainer.load_model(
-            Path(champion["artifact_path"]),
-            champion["artifact_sha256"],
-            trusted=model.training.trusted_types,
-            allow_pickle=model.training.allow_pickle,
-        )
+        return load_champion(model, champion)
 
     def reference_model() -> Any:
         # A refit trained on its holdout rows, where its outputs are over-confident: the

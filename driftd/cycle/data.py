@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftd import sources
+from driftd import sources, trainer
 from driftd.config import ModelConfig
 from driftd.errors import DataError
 from driftd.fingerprint import snapshot_sha256
@@ -170,3 +170,24 @@ def labelled(model: ModelConfig, start: datetime | None, end: datetime) -> pd.Da
     sources.require_columns(frame, [data.target], f"labelled data {source.path}")
     frame = sources.window(frame, data.timestamp, start, end)
     return frame[frame[data.target].notna()]
+
+
+def champion_holdout(champion: dict[str, Any], columns: list[str]) -> pd.DataFrame | None:
+    """The holdout the champion was promoted on (``holdout.parquet`` beside its artifact),
+    checked for ``columns``; None when the version has none."""
+    path = Path(champion["artifact_path"]).parent / HOLDOUT_FILE
+    if not path.exists():
+        return None
+    frame = sources.read(sources.SourceConfig(str(path)), label="champion holdout")
+    sources.require_columns(frame, columns, str(path))
+    return frame
+
+
+def load_champion(model: ModelConfig, champion: dict[str, Any]) -> Any:
+    """The champion's fitted model, sha256-checked, with the model's trusted-type rules."""
+    return trainer.load_model(
+        Path(champion["artifact_path"]),
+        champion["artifact_sha256"],
+        trusted=model.training.trusted_types,
+        allow_pickle=model.training.allow_pickle,
+    )

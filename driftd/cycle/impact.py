@@ -9,12 +9,10 @@ logged, never a failed cycle.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from driftd import sources, trainer
 from driftd.config import ModelConfig
-from driftd.cycle.data import HOLDOUT_FILE
+from driftd.cycle.data import champion_holdout, load_champion
 from driftd.errors import DriftdError
 from driftd.evaluate.importance import permutation_importance, weights
 from driftd.log import event
@@ -41,21 +39,14 @@ def champion_weights(
 def _compute(
     model: ModelConfig, champion: dict[str, Any], features: list[str]
 ) -> tuple[dict[str, float], int] | None:
-    path = Path(champion["artifact_path"]).parent / HOLDOUT_FILE
-    if not path.exists():
-        return None
     try:
-        holdout = sources.read(sources.SourceConfig(str(path)), label="champion holdout")
-        sources.require_columns(holdout, [*features, model.data.target], str(path))
+        holdout = champion_holdout(champion, [*features, model.data.target])
+        if holdout is None:
+            return None
         holdout = holdout[holdout[model.data.target].notna()]
         if len(holdout) < model.drift.min_samples:
             return None
-        fitted = trainer.load_model(
-            Path(champion["artifact_path"]),
-            champion["artifact_sha256"],
-            trusted=model.training.trusted_types,
-            allow_pickle=model.training.allow_pickle,
-        )
+        fitted = load_champion(model, champion)
         values = permutation_importance(
             fitted,
             holdout[features],

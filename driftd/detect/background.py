@@ -115,7 +115,7 @@ def learn(
 
         found.append(remember(f"pair:{tag}:{key_a}:{len(before)}:{key_b}:{len(after)}", pair))
     effects = _merge(found, summary.columns)
-    return _finish(effects, summary, cfg, len(usable), len(found), "past windows")
+    return _finish(effects, cfg, len(usable), len(found), "past windows")
 
 
 def _no_memo(key: str, build: Callable[[], dict[str, float]]) -> dict[str, float]:
@@ -154,8 +154,7 @@ def learn_seasonal(
         for earlier, window in usable
     ]
     effects = _merge(found, kinds)
-    last = summarize(usable[-1][0][list(kinds)], kinds, binned=binned, ordered=False)
-    return _finish(effects, last, cfg, len(usable), len(usable), "seasonal pairs")
+    return _finish(effects, cfg, len(usable), len(usable), "seasonal pairs")
 
 
 def _short(usable: int, cfg: DriftConfig) -> Background:
@@ -231,7 +230,6 @@ def _sd(column: ColumnSummary) -> float:
 
 def _finish(
     effects: Mapping[str, list[float]],
-    summary: ReferenceSummary,
     cfg: DriftConfig,
     windows: int,
     pairs: int,
@@ -244,7 +242,7 @@ def _finish(
     thresholds = {
         name: float(np.quantile(values, q, method="lower"))
         for name, values in effects.items()
-        if values and name in summary.columns
+        if values  # keys are the monitored features already (_merge)
     }
     note = f"thresholds from normal variation: q{q:g} of {pairs} comparisons over {windows} {what}"
     return Background(thresholds, windows, pairs, note)

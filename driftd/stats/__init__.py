@@ -31,7 +31,6 @@ from driftd.stats.dependence import (
     deflated_chi2_p,
     deflated_ks_p,
     design_effect,
-    effective_size,
     indicator_time,
     integrated_time,
 )
@@ -68,7 +67,6 @@ __all__ = [
     "deflated_ks_p",
     "dependence",
     "design_effect",
-    "effective_size",
     "fisher",
     "get",
     "harmonic_mean_p",

@@ -105,15 +105,6 @@ def _autocorrelation(centred: npt.NDArray[np.float64], var: float) -> npt.NDArra
     return np.asarray(acov / var, dtype=np.float64)
 
 
-def effective_size(n: int, tau: float) -> float:
-    """Rows of independent information in ``n`` rows with integrated time ``tau``.
-
-    >>> effective_size(1000, 1.0), effective_size(1000, 4.0)
-    (1000.0, 250.0)
-    """
-    return max(1.0, n / max(tau, 1.0))
-
-
 def design_effect(n_ref: int, n_live: int, tau_ref: float, tau_live: float) -> float:
     """How much autocorrelation inflates the variance of a difference between the two samples'
     shares: ``(tau_ref / n_ref + tau_live / n_live) / (1 / n_ref + 1 / n_live)``; 1 when both
