@@ -8,10 +8,10 @@ evaluation before the promotion commit, the commit of the version row or of the 
 a ``driftd check`` killed instead of the daemon); after every restart the invariants of
 ``faultkit.check_after_sweep``.
 
-Prints the kills per phase (read back from what each kill left), every invariant violation
-(there should be none), the temp files and unreferenced version directories the kills left and
-how many survived the start-up sweep, and the decisions recorded. Exit status 1 on any
-violation.
+Prints the kills per phase (read back from what each kill left), every invariant violation (there
+should be none; ``CHAMPION.json`` agreeing with the registry is one of them), the champion pointers
+the sweep had to rewrite, the temp files and unreferenced version directories the kills left and
+how many survived the start-up sweep, and the decisions recorded. Exit status 1 on any violation.
 """
 
 from __future__ import annotations

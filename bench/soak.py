@@ -21,11 +21,20 @@ may not rise above their warm-up maximum at all. Registry fds (SQLite connection
 and go with the work in flight, so each sample is held to a bound instead: two per thread plus
 two per model (+1 for the shared ``-shm``), and six per model (+1 for stdin). Exit 1 if any of
 that fails, 2 if the daemon died or the run timed out.
+
+The many-models profile, ``--models 200 --every 1m --minutes 10``, runs that many copies of a
+small model (LogisticRegression, retrained only on drift) instead of the three above, stops after
+``--minutes``, and also judges the schedule: every model's runs one ``--every`` apart with none
+missing or doubled (``lost``: a model with fewer runs than its schedule allows after its first;
+``doubled``: two runs of a model closer than half a period), no run left unfinished, no
+``cycle.unrecorded``, ``job.skipped`` or ``database is locked`` line, no heartbeat that APScheduler
+skipped or the daemon deferred, and RSS under ``--rss-limit`` MiB (400) as well as flat.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import signal
@@ -65,10 +74,16 @@ class Sample:
     threads: int
 
 
-def config_text(every: str) -> str:
+def many(count: int) -> tuple[tuple[str, str, str], ...]:
+    """``count`` small models, retrained only when drift persists (the many-models profile)."""
+    way = 'estimator = "sklearn.linear_model.LogisticRegression"'
+    return tuple((f"m{i:03d}", way, "") for i in range(count))
+
+
+def config_text(every: str, models: tuple[tuple[str, str, str], ...] = MODELS) -> str:
     parts = ['registry = "state/registry.db"\nartifacts = "state/artifacts"\nlog_level = "info"\n']
     false = shutil.which("false") or "/bin/false"
-    for name, way, policy in MODELS:
+    for name, way, policy in models:
         parts.append(f"""
 [[models]]
 name = "{name}"
@@ -141,7 +156,9 @@ def probe(pid: int, registry: Path, work: Path) -> tuple[int, list[int], int]:
     return int(fields["VmRSS"][0]), kinds, int(fields["Threads"][0])
 
 
-def judge(samples: list[Sample], target: int, warmup: float, tolerance: float) -> list[str]:
+def judge(
+    samples: list[Sample], target: int, warmup: float, tolerance: float, models: int = len(MODELS)
+) -> list[str]:
     """Print the verdict lines; return the failures."""
     warm = [s for s in samples if s.cycles < warmup * target]
     after = [s for s in samples if s.cycles >= warmup * target]
@@ -183,7 +200,6 @@ def judge(samples: list[Sample], target: int, warmup: float, tolerance: float) -
     # SQLite connection per thread plus a read-only one per running cycle (the database file
     # and its WAL each; one -shm for all); per model, a data file being read, a training's log
     # and temp file, and what Popen opens while it starts the child (a pipe, /dev/null).
-    models = len(MODELS)
     for name, bound in (
         ("registry_fds", lambda s: 2 * (s.threads + models) + 1),
         ("work_fds", lambda s: 6 * models + 1),
@@ -199,6 +215,85 @@ def judge(samples: list[Sample], target: int, warmup: float, tolerance: float) -
     return failures
 
 
+def judge_schedule(
+    registry: Path, log: Path, every: str, samples: list[Sample], rss_limit: float
+) -> list[str]:
+    """The many-models verdict: no check lost, doubled or unrecorded; the heartbeat kept.
+
+    Warm-up ends when every model has finished its first run (its bootstrap training: on two
+    cores, 200 training children take minutes, and runs due meanwhile are coalesced). After it,
+    each model's runs must follow one another one period apart, give or take half of one.
+    """
+    from driftd.durations import parse_duration
+
+    period = parse_duration(every).total_seconds()
+    with closing(sqlite3.connect(f"file:{registry}?mode=ro", uri=True, timeout=30)) as c:
+        rows = c.execute(
+            "SELECT model, started_at, finished_at, status FROM runs ORDER BY id"
+        ).fetchall()
+    starts: dict[str, list[datetime]] = {}
+    firsts: dict[str, datetime] = {}
+    unfinished = 0
+    for model, started, finished, status in rows:
+        starts.setdefault(model, []).append(_at(started))
+        if finished and model not in firsts:
+            firsts[model] = _at(finished)
+        unfinished += status == "interrupted"  # "running" at the end is the run in flight
+    warm = max(firsts.values())
+    lost = doubled = 0
+    for ts in starts.values():
+        after = [t for t in ts if t >= warm]
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(after)]
+        lost += sum(g > 1.5 * period for g in gaps)
+        doubled += sum(g < 0.5 * period for g in gaps)
+    lines: dict[str, list[datetime]] = {}
+    needles = (
+        ("unrecorded", "cycle.unrecorded"),
+        ("coalesced", "job.skipped"),
+        ("locked", "database is locked"),
+        ("deferred beats", "heartbeat.deferred"),
+        ("skipped beats", 'Execution of job "heartbeat'),
+        ("missed beats", 'Run time of job "heartbeat'),
+    )
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        for name, needle in needles:
+            if needle in line:
+                lines.setdefault(name, []).append(_at(line.split(" ", 1)[0]))
+    late = {k: sum(t >= warm for t in v) for k, v in lines.items()}
+    peak = max(s.rss_kib for s in samples) / 1024
+    settled = [s for s in samples if s.elapsed >= samples[-1].elapsed / 2]
+    later = sum(len([t for t in ts if t >= warm]) for ts in starts.values())
+    print(
+        f"schedule     {len(rows)} runs of {len(starts)} models; warm-up (every model's "
+        f"first run finished) ended {warm:%H:%M:%S}; after it: {later} runs, "
+        f"lost {lost}, doubled {doubled}, interrupted {unfinished}"
+    )
+    print(
+        "log lines    "
+        + ", ".join(
+            f"{k} {len(lines.get(k, []))} ({late.get(k, 0)} after warm-up)" for k, _ in needles
+        )
+    )
+    low, high = (f(s.rss_kib for s in settled) / 1024 for f in (min, max))
+    print(f"RSS          peak {peak:.1f} MiB; second half {low:.1f}..{high:.1f} MiB")
+    failures = [f"{k}: {v} after warm-up" for k, v in late.items() if v]
+    failures += [f"{k}: {len(lines.get(k, []))}" for k in ("unrecorded", "locked") if lines.get(k)]
+    failures += [f"{k}: {v}" for k, v in (("lost", lost), ("doubled", doubled)) if v]
+    if unfinished:
+        failures.append(f"{unfinished} runs interrupted")
+    if peak > rss_limit:
+        failures.append(f"RSS peak {peak:.1f} MiB over {rss_limit:.0f} MiB")
+    return failures
+
+
+def _at(text: str) -> datetime:
+    """An ISO time from the registry or a log line (``+0000`` or ``Z``), aware."""
+    text = text.replace("Z", "+00:00")
+    if text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    return datetime.fromisoformat(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=1000, help="finished runs to wait for")
@@ -208,17 +303,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-tolerance", type=float, default=0.05)
     parser.add_argument("--timeout", type=float, help="give up after this many seconds")
     parser.add_argument("--dir", help="work here and keep it (default: a temporary directory)")
+    parser.add_argument("--models", type=int, help="the many-models profile: this many models")
+    parser.add_argument("--minutes", type=float, help="stop after this long, not at --cycles")
+    parser.add_argument("--rss-limit", type=float, default=400.0, help="MiB, many-models profile")
     args = parser.parse_args(argv)
+    models = many(args.models) if args.models else MODELS
+    if args.minutes:
+        args.cycles = 10**9  # the clock decides
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="driftd-soak-"))
     work.mkdir(parents=True, exist_ok=True)
-    synth.write_demo_data(work / "data", datetime.now(UTC), rows_per_day=200, reference_rows=600)
+    synth.write_demo_data(
+        work / "data",
+        datetime.now(UTC),
+        rows_per_day=200,
+        reference_rows=600,
+        # Many models: quiet data, so each trains once (its bootstrap) and then only checks.
+        drift_days_ago=0 if args.models else synth.DEMO_DRIFT_DAYS_AGO,
+    )
     config = work / "config.toml"
-    config.write_text(config_text(args.every), encoding="utf-8")
+    config.write_text(config_text(args.every, models), encoding="utf-8")
     registry = work / "state" / "registry.db"
     log = work / "daemon.log"
-    timeout = args.timeout or args.cycles * 2.0 + 300
-    print(f"work dir {work}; {len(MODELS)} models every {args.every}; target {args.cycles} cycles")
+    timeout = args.timeout or (args.minutes * 60 if args.minutes else args.cycles * 2.0 + 300)
+    goal = f"{args.minutes} minutes" if args.minutes else f"target {args.cycles} cycles"
+    print(f"work dir {work}; {len(models)} models every {args.every}; {goal}")
     heads = ("elapsed_s", "cycles", "trainings", "rss_mib", "fds", "reg/wrk/fix", "threads")
     print(" ".join(f"{h:>{w}}" for h, w in zip(heads, (9, 7, 9, 8, 5, 11, 7), strict=True)))
 
@@ -262,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
             if cycles >= args.cycles:
                 break
             if elapsed > timeout:
-                problem = f"timed out after {elapsed:.0f}s with {cycles} cycles"
+                if not args.minutes:
+                    problem = f"timed out after {elapsed:.0f}s with {cycles} cycles"
                 break
     finally:
         if proc.poll() is None:
@@ -281,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     cycles, trainings = counts(registry)
     elapsed = time.monotonic() - started
     print(f"\n{cycles} cycles and {trainings} trainings in {elapsed:.0f} s; clean stop (exit 0)")
-    failures = judge(samples, args.cycles, args.warmup, args.rss_tolerance)
+    target = cycles if args.minutes else args.cycles
+    failures = judge(samples, target, args.warmup, args.rss_tolerance, len(models))
+    if args.models:
+        failures += judge_schedule(registry, log, args.every, samples, args.rss_limit)
     for failure in failures:
         print(f"FAIL: {failure}")
     if failures:

@@ -20,7 +20,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import getpass
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -28,14 +27,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from driftd import __version__, render
+from driftd import __version__, commands, render
 from driftd import config as config_mod
-from driftd.config import Config, NameChecks
-from driftd.durations import format_age
+from driftd.commands import common
+from driftd.config import Config
+from driftd.durations import format_age, parse_duration
 from driftd.errors import EXIT_DRIFT, EXIT_ERROR, EXIT_OK, ConfigError, DriftdError
-from driftd.text import escape, terminal_safe
+from driftd.text import escape
 
 Handler = Callable[[argparse.Namespace], int]
+CONFIG_HINT = (
+    "point at a config with --config FILE or $DRIFTD_CONFIG "
+    f"(default {config_mod.DEFAULT_CONFIG_PATH}), or try `driftd demo`"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:  # one line each, whatever the values in them hold
             prefix = f"{exc.source}: " if exc.source else ""
-            print(f"driftd: {escape(prefix + problem)}", file=sys.stderr)
+            # A new user's first command finds no config: say how to point at one.
+            hint = f"; {CONFIG_HINT}" if problem == "file not found" else ""
+            print(f"driftd: {escape(prefix + problem + hint)}", file=sys.stderr)
         return exc.exit_code
     except DriftdError as exc:
         # Escaped whole, not cut at a newline: the newline may sit inside a path it names.
@@ -64,38 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
-def name_checks() -> NameChecks:
-    """The full checks: importing scikit-learn to confirm estimator and scorer names exist."""
-    from driftd import evaluate, stats, trainer
-
-    return NameChecks(
-        estimator=trainer.check_estimator, scorer=evaluate.check_scorer, test=stats.test_problem
-    )
-
-
-def _config(args: argparse.Namespace, *, full: bool = False, registry: bool = True) -> Config:
-    """The loaded config; with ``registry``, its registry path is refused unless it is a
-    regular file (or absent), before SQLite opens it and blames the disk."""
-    path = config_mod.resolve_config_path(getattr(args, "config", None))
-    cfg = config_mod.load(path, name_checks() if full else None)
-    if registry:
-        _registry_file(cfg.registry)
-    return cfg
-
-
-def _registry_file(path: Path) -> None:
-    from driftd.registry.connection import require_regular
-
-    require_regular(path)
-
-
-def _config_path(args: argparse.Namespace) -> str:
-    return str(config_mod.resolve_config_path(getattr(args, "config", None)))
-
-
-def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:
-    """``data`` as exact JSON with ``--json``; else ``text`` of it with every string escaped."""
-    print(render.to_json(data) if getattr(args, "json", False) else text(terminal_safe(data)))
+# Shared with the command modules under driftd.commands (which must not import this module).
+name_checks = common.name_checks
+_config = common.load_config
+_registry_file = common.require_registry_file
+_config_path = common.config_path
+_emit = common.emit
+_parse_now = common.parse_now
+_NOW_RANGE = common.NOW_RANGE
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -122,18 +104,79 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from driftd import daemon, log
 
+    times = _check_times(args)  # before the config: a bad range fails at once
     cfg = _config(args, full=True)
     log.setup(args.log_level or cfg.log_level)
-    now = _parse_now(args.now) if args.now else None
-    results = daemon.check_once(cfg, args.model or None, now)
-    data = [render.result_dict(r) for r in results]
-    _emit(args, data, lambda safe: "\n\n".join(render.result_text(r) for r in safe))
+    # Progress only for a person watching: a pipe or the journal gets the result alone.
+    progress = _progress_printer() if sys.stderr.isatty() else None
+    data: list[dict[str, Any]] = []
+    # A range is one `--now` per step, in order, through the same call: one start-up for all.
+    for now in times:
+        for result in daemon.check_once(cfg, args.model or None, now, progress):
+            row = render.result_dict(result)
+            data.append({"now": _iso(now), **row} if args.from_ else row)
+    _emit(args, data, _check_text)
     bad = any(r["status"] in ("drift", "failed") for r in data)
     return EXIT_DRIFT if bad else EXIT_OK
 
 
+MAX_STEPS = 100_000  # a --from/--to range longer than this is refused (about 11 years hourly)
+
+
+def _check_times(args: argparse.Namespace) -> list[datetime | None]:
+    """The logical times of `driftd check`: ``[None]`` (the wall clock), ``[--now]``, or
+    ``--from``, ``--from + --every``, ... up to and including ``--to``."""
+    if args.from_ is None:
+        if args.to is not None or args.every is not None:
+            raise DriftdError("--to and --every need --from")
+        return [_parse_now(args.now) if args.now else None]
+    if args.now is not None:
+        raise DriftdError("--now and --from are exclusive (--from/--to/--every sets each step)")
+    if args.to is None:
+        raise DriftdError("--from needs --to (the last logical time, inclusive)")
+    first, last = _parse_now(args.from_), _parse_now(args.to)
+    try:
+        step = parse_duration(args.every or "1d")
+    except ValueError as exc:
+        raise DriftdError(f"--every: {exc} (got {args.every!r})") from None
+    if last < first:
+        raise DriftdError(f"--to ({args.to}) is before --from ({args.from_})")
+    count = (last - first) // step + 1
+    if count > MAX_STEPS:
+        raise DriftdError(f"--from/--to/--every: {count:,} steps (at most {MAX_STEPS:,})")
+    return [first + i * step for i in range(count)]
+
+
+def _iso(now: datetime | None) -> str | None:
+    return None if now is None else now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _check_text(safe: list[dict[str, Any]]) -> str:
+    """One block per result; a range heads each step's results with its logical time."""
+    blocks, at = [], None
+    for r in safe:
+        if "now" in r and r["now"] != at:
+            at = r["now"]
+            blocks.append(f"== check at {at}")
+        blocks.append(render.result_text(r))
+    return "\n\n".join(blocks)
+
+
+def _progress_printer() -> Callable[[str], None]:
+    """Whole lines with the elapsed time ("driftd: [  4.2s] training churn"): log lines share
+    stderr, so a line rewritten in place would be torn by them."""
+    import time
+
+    start = time.monotonic()
+
+    def show(text: str) -> None:
+        print(f"driftd: [{time.monotonic() - start:5.1f}s] {escape(text)}", file=sys.stderr)
+
+    return show
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    from driftd.registry import queries
+    from driftd import api
 
     path = config_mod.resolve_config_path(getattr(args, "config", None))
     cfg: Config | None = None
@@ -146,13 +189,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         registry = cfg.registry
     _registry_file(registry)
-    data = queries.status(registry, now=datetime.now(UTC))
-    data["registry"] = str(registry)
+    data = api.registry_status(registry, cfg)
+    from driftd.alerts.record import last_failure
+
+    data["last_failed_delivery"] = last_failure(registry)
     data["config_file_error"] = problem
-    known = {m["name"] for m in data["models"]}
-    for m in cfg.models if cfg else ():
-        if m.name not in known:
-            data["models"].append({"name": m.name, "champion": None, "configured_only": True})
     _emit(args, data, _status_text)
     return EXIT_OK
 
@@ -171,23 +212,48 @@ def _registry_despite(path: Path, exc: ConfigError) -> Path:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from driftd.registry import queries
+    from driftd import api
 
     cfg = _config(args)
-    if not 1 <= args.limit <= _SQLITE_MAX_INT:
-        raise DriftdError(f"--limit: must be between 1 and {_SQLITE_MAX_INT} (got {args.limit})")
-    rows = queries.history(cfg.registry, model=args.model, limit=args.limit)
-    # `at` is the decision's logical time (its run's --now); the wall clock only as recorded at.
-    cols = ["id", "at", "model", "action", "version_id", "actor", "reason", "recorded_at"]
-    heads = [*cols[:-1], "recorded at"]
+    if args.model:
+        _known_model(cfg, args.model)
+    rows = api.history(cfg, model=args.model, limit=args.limit)
+    # `at` is the decision's logical time (its run's --now, the data clock); the wall clock only
+    # as recorded at. `run` is empty for a decision taken from the command line.
+    cols = ["id", "at", "model", "action", "version_id", "run_id", "actor", "reason"]
+    cols.append("recorded_at")
+    heads = [*cols[:5], "run", *cols[6:-1], "recorded at"]
     _emit(args, rows, lambda safe: render.table(safe, cols, heads))
     return EXIT_OK
+
+
+def _known_model(cfg: Config, name: str) -> None:
+    """NotFoundError (exit 2) for a ``--model`` neither the config nor the registry knows: an
+    empty table would read as "no decisions yet"."""
+    import difflib
+
+    from driftd.errors import NotFoundError
+    from driftd.registry import queries
+
+    known = {m.name for m in cfg.models}
+    with queries.read(cfg.registry) as c:
+        if c is not None:
+            known |= {str(r[0]) for r in c.execute("SELECT name FROM models")}
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(sorted(known)[:10]) or "none"
+    listed += f", ... ({len(known)} in all)" if len(known) > 10 else ""
+    raise NotFoundError(f"--model: no model named {name!r}{hint} (known: {listed})")
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     from driftd.registry import queries
 
     cfg = _config(args)
+    if args.model:
+        _known_model(cfg, args.model)
     rows = queries.versions(cfg.registry, model=args.model)
     cols = ["id", "created_at", "status", "estimator", "data_rows", "parent_id", "artifact_sha256"]
     _emit(args, rows, lambda safe: render.table(safe, cols))
@@ -205,9 +271,49 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     path = args.path or _config_path(args)
-    cfg = config_mod.load(path, name_checks())
-    names = ", ".join(m.name for m in cfg.models)
-    print(escape(f"{path}: ok ({len(cfg.models)} model(s): {names})"))
+    try:
+        cfg = config_mod.load(path, name_checks())
+    except ConfigError as exc:
+        if not args.json:
+            raise
+        problems = [f"{exc.source}: {p}" if exc.source else p for p in exc.problems]
+        _emit(args, {"path": str(path), "ok": False, "problems": problems, "models": []}, str)
+        return exc.exit_code
+    data = {"path": str(path), "ok": True, "problems": [], "models": [m.name for m in cfg.models]}
+    if getattr(args, "schema", False):
+        return _validate_schema(args, cfg, data)
+    _emit(
+        args,
+        data,
+        lambda safe: (
+            f"{safe['path']}: ok ({len(safe['models'])} model(s): "
+            + ", ".join(safe["models"])
+            + ")"
+        ),
+    )
+    return EXIT_OK
+
+
+def _validate_schema(args: argparse.Namespace, cfg: Config, data: dict[str, Any]) -> int:
+    """``validate --schema``: each model's features as the drift check and the trainer see them."""
+    from driftd import schema, sources
+    from driftd.cycle.data import features_of
+
+    data["schemas"] = {}
+    for model in cfg.models:
+        frame = sources.read(model.data.reference, label=f"{model.name} reference")
+        inferred = schema.infer(frame[features_of(model, frame)], model.data.categorical)
+        data["schemas"][model.name] = inferred.as_dict()
+
+    def text(safe: dict[str, Any]) -> str:
+        lines = [f"{safe['path']}: ok"]
+        for name, columns in safe["schemas"].items():
+            width = max((len(c) for c in columns), default=0)
+            lines += ["", f"{name}: {len(columns)} feature(s)"]
+            lines += [f"  {c:<{width}}  {v['kind']:<11}  {v['why']}" for c, v in columns.items()]
+        return "\n".join(lines)
+
+    _emit(args, data, text)
     return EXIT_OK
 
 
@@ -218,14 +324,22 @@ def cmd_drift(args: argparse.Namespace) -> int:
     drift_cfg = DriftConfig()
     categorical: tuple[str, ...] = tuple(args.categorical or ())
     skip = set(args.exclude or ())
+    engine, scheduler = args.engine or "pandas", args.scheduler or "threads"
     if args.config or args.model:
         cfg = _config(args, registry=False)
         model = cfg.model(args.model) if args.model else cfg.models[0]
         drift_cfg = model.drift
         categorical = categorical or model.data.categorical
         skip |= {model.data.timestamp, model.data.target}
+        engine, scheduler = args.engine or model.data.engine, args.scheduler or cfg.dask.scheduler
+    if engine == "dask":  # the live side counted partition by partition, never held whole
+        from driftd.dask.compare import command
+
+        return command(args, drift_cfg, categorical, skip, scheduler)
     reference = sources.read(SourceConfig(args.reference), label="reference")
     live = sources.read(SourceConfig(args.live), label="live")
+    left_out = {} if args.config or args.model else _bookkeeping(reference, args.keep or ())
+    skip |= set(left_out)
     features = [c for c in reference.columns if c not in skip]
     sources.require_columns(live, features, args.live)
     sources.check_features(reference, features, categorical, f"reference {args.reference}")
@@ -233,50 +347,79 @@ def cmd_drift(args: argparse.Namespace) -> int:
     kinds = detect.infer_kinds(reference[features], categorical)
     report = detect.compare_frames(reference[features], live[features], kinds, drift_cfg)
     data = report.to_dict()
+    data["left_out"] = left_out
+    if args.html:
+        from driftd.commands.report import write_comparison
+
+        names = (args.reference, args.live)
+        write_comparison(args.html, reference[features], live[features], kinds, data, names)
     _emit(args, data, _drift_text)
     return EXIT_DRIFT if report.drifted else EXIT_OK
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from driftd.domain import Action, Decision
-    from driftd.registry import queries
+    from driftd import api, log
+    from driftd.champion.manual import require_reason
 
-    _require_reason(args.reason)
+    require_reason(args.reason, "--reason")
+    log.setup("error")  # a failed pointer write or hook is printed once, by _warn
     cfg = _config(args)
-    version = queries.resolve_version(cfg.registry, args.model, args.version)
-    _decide(cfg, args.model, version, Decision(Action.MANUAL_PROMOTE, args.reason))
-    print(escape(f"{args.model}: champion is now {version}"))
+    done = api.Registry(cfg).promote(args.model, args.version, reason=args.reason, actor=_actor())
+    _warn(done.change.warnings())
+    data = _decided(cfg, done, "manual_promote", args.reason)
+    _emit(args, data, lambda safe: f"{safe['model']}: champion is now {safe['version']}")
     return EXIT_OK
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from driftd.domain import Action, Decision
-    from driftd.errors import NotFoundError
-    from driftd.registry import queries
+    from driftd import api, log
+    from driftd.champion.manual import require_reason
 
-    _require_reason(args.reason)
+    require_reason(args.reason, "--reason")
+    log.setup("error")  # a failed pointer write or hook is printed once, by _warn
     cfg = _config(args)
-    history = queries.champion_history(cfg.registry, args.model)
-    if args.to:
-        version = queries.resolve_version(cfg.registry, args.model, args.to)
-        if version not in {h["version_id"] for h in history}:
-            # A rollback returns to a model that served; anything else is a promotion.
-            raise DriftdError(
-                f"{args.model}: {version} was never champion; use `driftd promote` for a new one"
-            )
-    else:
-        current = queries.champion(cfg.registry, args.model)
-        previous = [
-            h["version_id"]
-            for h in history
-            if current is None or h["version_id"] != current["version_id"]
-        ]
-        if not previous:
-            raise NotFoundError(f"{args.model}: no previous champion to roll back to")
-        version = previous[0]
-    _decide(cfg, args.model, version, Decision(Action.ROLLBACK, args.reason))
-    print(escape(f"{args.model}: rolled back; champion is now {version}"))
+    done = api.Registry(cfg).rollback(args.model, args.to, reason=args.reason, actor=_actor())
+    _warn(done.change.warnings())
+    data = _decided(cfg, done, "rollback", args.reason)
+    _emit(
+        args, data, lambda safe: f"{safe['model']}: rolled back; champion is now {safe['version']}"
+    )
     return EXIT_OK
+
+
+def _decided(cfg: Config, done: Any, action: str, reason: str) -> dict[str, Any]:
+    """A committed operator decision as ``--json`` shows it, after notifying its targets
+    (``[[notify]]``: delivered now, each bounded by its timeout; a failure is logged and
+    recorded, and the decision stands)."""
+    from driftd import alerts, log
+    from driftd.domain import Action, Decision
+
+    decision = Decision(Action(action), reason)
+    announced = alerts.decision_event(
+        done.model, done.version, decision, at=None, decision_id=done.decision_id
+    )
+    if announced is not None and cfg.registry.exists():
+        log.setup("warning")  # a failed delivery is one line on stderr
+        dispatcher = alerts.Dispatcher(lambda: cfg, cfg.registry, background=False)
+        try:
+            dispatcher.emit(announced)
+        finally:
+            dispatcher.close()
+    return {
+        "model": done.model,
+        "version": done.version,
+        "action": action,
+        "reason": reason,
+        "decision_id": done.decision_id,
+        "warnings": list(done.change.warnings()),
+    }
+
+
+def _warn(lines: list[str]) -> None:
+    """What followed a committed decision and failed (pointer file, hook): the decision stands,
+    so these are warnings on stderr and the exit status stays 0."""
+    for line in lines:
+        print(f"driftd: warning: {escape(line)}", file=sys.stderr)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -354,6 +497,13 @@ def _status_text(data: dict[str, Any]) -> str:
             lines.append(f"          config reload rejected: {daemon['config_error']}")
     else:
         lines.append("daemon    never ran on this registry")
+    failed = data.get("last_failed_delivery")
+    if failed:
+        about = " ".join(str(x) for x in (failed["event"], failed.get("model")) if x)
+        lines.append(
+            f"notify    last failed delivery: {about} to {failed['target']} at {failed['at']} "
+            f"after {failed['attempts']} attempt(s): {failed.get('error') or '-'}"
+        )
     for m in data["models"]:
         lines.append("")
         lines.append(m["name"])
@@ -377,6 +527,14 @@ def _status_text(data: dict[str, Any]) -> str:
                 lines.append(f"                 {check['reason']}")
             lines += render.extra_lines(check.get("extra") or [], width=15)
             lines += _estimated_lines(check.get("estimated") or [])
+        run = m.get("last_run")
+        if run and run.get("now_at"):
+            ended = run.get("finished_at") or run.get("started_at")
+            lines.append(
+                f"  last run       {run['id']} {run['status']} ({run.get('trigger')}), "
+                f"data clock {run['now_at']}"
+                + _recorded(run["now_at"], ended, "  (recorded at {})")
+            )
         decision = m.get("last_decision")
         if decision:
             lines.append(
@@ -390,10 +548,25 @@ def _status_text(data: dict[str, Any]) -> str:
                 f"  last error     {err['at']}  {err['error']}"
                 + _recorded(err["at"], err.get("recorded_at"), "  (recorded at {})")
             )
+        hook = m.get("last_hook")
+        if hook and hook["status"] != "ok":
+            lines += _hook_lines(hook)
         nxt = (daemon or {}).get("next_runs", {}) or {}
         if m["name"] in nxt:
             lines.append(f"  next check     {nxt[m['name']]}")
     return "\n".join(lines)
+
+
+def _hook_lines(hook: dict[str, Any]) -> list[str]:
+    """A failed ``promotion.on_champion_change``: what, when, and its output's last line."""
+    how = {"failed": f"exited {hook['exit_code']}", "timeout": "timed out"}
+    lines = [
+        f"  champion hook  {how.get(hook['status'], 'could not start')} after "
+        f"{hook['version_id']} (at {hook['finished_at']}; the decision stands): {hook['argv']}"
+    ]
+    if hook.get("last_line"):
+        lines.append(f"                 {hook['last_line']}")
+    return lines
 
 
 def _recorded(at: str | None, recorded: str | None, form: str = "; recorded at {}") -> str:
@@ -459,6 +632,25 @@ def _daemon_text(daemon: dict[str, Any]) -> str:
     )
 
 
+def _bookkeeping(reference: Any, keep: Sequence[str]) -> dict[str, str]:
+    """Without a config: the reference's timestamp and identifier columns, left out of the
+    comparison (they always drift, or can never be judged) unless named by ``--keep``; said on
+    stderr, since a silently missing column would read as "no drift"."""
+    from driftd import bookkeeping
+
+    unknown = [k for k in keep if k not in reference.columns]
+    if unknown:
+        raise DriftdError(f"--keep: no column {unknown[0]!r} in the reference")
+    left_out = {c: why for c, why in bookkeeping.guess(reference).items() if c not in keep}
+    if left_out:
+        said = ", ".join(f"{c} ({why})" for c, why in left_out.items())
+        print(
+            escape(f"driftd: left out {said}; compare one anyway with --keep COLUMN"),
+            file=sys.stderr,
+        )
+    return left_out
+
+
 def _drift_text(data: dict[str, Any]) -> str:
     cols = [
         "feature",
@@ -473,9 +665,10 @@ def _drift_text(data: dict[str, Any]) -> str:
         "missing_ref",
         "missing_live",
         "new_category_mass",
+        "detail",  # why it drifted, or why it was not judged (a missing-rate jump, new values)
     ]
     heads = ["feature", "kind", "state", "test", "p", "p_adj", "effect", "size", "thr"]
-    heads += ["miss_ref", "miss_live", "new_cat"]
+    heads += ["miss_ref", "miss_live", "new_cat", "detail"]
     body = render.table(data["features"] + data.get("extra", []), cols, heads)
     verdict = f"verdict: {data['verdict']} - {data['reason']}"
     return f"{body}\n\n{verdict}"
@@ -487,75 +680,13 @@ def _show_text(data: dict[str, Any]) -> str:
     return lineage.show_text(data)
 
 
-def _parse_now(text: str) -> datetime:
-    """``--now`` as an aware datetime inside the range data times can take.
-
-    Data times are held as nanoseconds since 1970 (pandas), which end in 1677 and 2262; a
-    clock outside, or at the calendar's edge where ``now - window`` underflows, is refused.
-    """
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise DriftdError(f"--now: not an ISO-8601 timestamp (got {text!r})") from None
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        inside = _NOW_RANGE[0] <= value <= _NOW_RANGE[1]
-    except OverflowError:  # an offset that moves year 1 or 9999 off the calendar in UTC
-        inside = False
-    if not inside:
-        first, last = (f"{d:%Y-%m-%d}" for d in _NOW_RANGE)
-        raise DriftdError(f"--now: must be between {first} and {last} (got {text!r})")
-    return value
-
-
-_NOW_RANGE = (datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC))
 _SQLITE_MAX_INT = 2**63 - 1
-MAX_REASON = 1000  # characters: a sentence or two and a ticket link; the log is not a wiki
-
-
-def _decide(cfg: Config, model: str, version: str, decision: Any) -> None:
-    """An operator's decision: one transaction that moves the pointer and appends the log row.
-
-    Refused with a blank reason (it is the audit trail), and for a version whose artifact is
-    missing or not the recorded bytes: every later cycle would fail to load that champion.
-    """
-    from driftd.errors import ArtifactError
-    from driftd.registry.store import Registry
-    from driftd.registry.verify import artifact_problem
-
-    _require_reason(decision.reason)
-    problem = artifact_problem(cfg.registry, version)
-    if problem:
-        raise ArtifactError(f"{problem}; champion unchanged")
-    registry = Registry.open(cfg.registry, group=cfg.group, create=False)
-    try:
-        registry.decide(model, version, decision, run_id=None, actor=_actor())
-    finally:
-        registry.close()
-
-
-def _require_reason(reason: str) -> None:
-    """The decision log keeps one printable line per decision: refuse anything else."""
-    if not reason.strip():
-        raise DriftdError("--reason: must not be blank; say why, it goes in the decision log")
-    if len(reason) > MAX_REASON:
-        raise DriftdError(
-            f"--reason: at most {MAX_REASON} characters (got {len(reason)}); "
-            "link to longer notes instead"
-        )
-    control = next((c for c in reason if not c.isprintable()), None)
-    if control is not None:
-        raise DriftdError(
-            f"--reason: must be one line of printable text (got {escape(control)} at "
-            f"character {reason.index(control) + 1})"
-        )
 
 
 def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
+    from driftd.champion.manual import default_actor
+
+    return default_actor("cli")
 
 
 # --- argument parsing -----------------------------------------------------------------------
@@ -586,6 +717,14 @@ def _parser() -> argparse.ArgumentParser:
     p = add("check", cmd_check, "run one monitoring cycle now, through the daemon's code", as_json)
     p.add_argument("--model", action="append", help="only this model (repeatable)")
     p.add_argument("--now", help="the clock for the windows, ISO-8601 (replays, backfills)")
+    p.add_argument(
+        "--from",
+        dest="from_",
+        metavar="T0",
+        help="replay: one check per step from T0 (ISO-8601) ... in one process",
+    )
+    p.add_argument("--to", metavar="T1", help="... up to and including T1 ...")
+    p.add_argument("--every", metavar="DURATION", help="... every DURATION (default 1d)")
     p.add_argument("--log-level", choices=config_mod.LOG_LEVELS)
     add("status", cmd_status, "per model: champion, last check, last decision, errors", as_json)
     p = add("history", cmd_history, "the decision log, newest first", as_json)
@@ -595,19 +734,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p = add("show", cmd_show, "the full lineage of one version", as_json)
     p.add_argument("version", help="a version id such as churn-v3")
-    p = add("validate", cmd_validate, "check a config file; exit 78 listing every problem")
+    p = add("validate", cmd_validate, "check a config file; exit 78 listing every problem", as_json)
     p.add_argument("path", nargs="?", help="config file (default: as --config)")
+    p.add_argument(
+        "--schema",
+        action="store_true",
+        help="also read each reference and print which features are numeric or categorical",
+    )
     p = add("drift", cmd_drift, "compare two CSV/Parquet files with the drift engine", as_json)
     p.add_argument("reference")
     p.add_argument("live")
     p.add_argument("--model", help="take drift settings from this model of the config")
     p.add_argument("--categorical", action="append", help="treat this column as categorical")
     p.add_argument("--exclude", action="append", help="ignore this column (repeatable)")
-    p = add("promote", cmd_promote, "make a version the champion (one transaction)")
+    p.add_argument(
+        "--keep",
+        "--include",
+        action="append",
+        metavar="COLUMN",
+        help="compare this column even if it looks like a timestamp or an identifier",
+    )
+    p.add_argument("--html", metavar="FILE", help="also write the comparison with plots as HTML")
+    p.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),
+        help="dask: read LIVE (a Parquet directory or glob) partition by partition "
+        "(default: the model's data.engine, else pandas)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="S",
+        help='with --engine dask: threads, processes or "tcp://host:port" '
+        "(default: the config's dask.scheduler, else threads)",
+    )
+    p = add("promote", cmd_promote, "make a version the champion (one transaction)", as_json)
     p.add_argument("model")
     p.add_argument("version")
     p.add_argument("--reason", required=True)
-    p = add("rollback", cmd_rollback, "move the champion back (default: the previous one)")
+    p = add("rollback", cmd_rollback, "move the champion back (default: the previous one)", as_json)
     p.add_argument("model")
     p.add_argument("--to", help="the version to roll back to")
     p.add_argument("--reason", required=True)
@@ -627,6 +791,7 @@ def _parser() -> argparse.ArgumentParser:
     p = add("demo", cmd_demo, "run the embedded demo: train, drift, retrain, decide")
     p.add_argument("--dir", help="work in this directory (default: a temporary one)")
     p.add_argument("--fast", action="store_true", help="fewer cycles (used by tests)")
+    commands.register_all(add, as_json, parser)
     return parser
 
 

@@ -1,11 +1,12 @@
 """``driftd run``: the scheduler, signals, the single-instance lock, sd_notify and the watchdog.
 
-Threads: APScheduler's worker threads run the cycles (one worker per model, so a slow model never
-delays another); the main thread only waits for signals, reloads the config, and pings the
-systemd watchdog. We use a BackgroundScheduler rather than a BlockingScheduler so the main thread
-stays free for that supervision: the watchdog is fed only while a heartbeat job proves that the
-scheduler thread still fires jobs (APScheduler can lose that thread while ``running`` stays True).
-The heartbeat job has an executor of its own, so cycles that occupy every worker cannot starve it.
+Threads: a bounded pool of APScheduler worker threads runs the cycles (:func:`workers`); the
+main thread only waits for signals, reloads the config, and pings the systemd watchdog. We use a
+BackgroundScheduler rather than a BlockingScheduler so the main thread stays free for that
+supervision: the watchdog is fed only while a heartbeat job proves that the scheduler thread
+still fires jobs (APScheduler can lose that thread while ``running`` stays True).
+The heartbeat job has an executor of its own, so cycles that occupy every worker cannot starve it,
+and it never queues long behind their registry writes (:meth:`Registry.beat`'s ``wait``).
 
 Signals: SIGTERM and SIGINT stop (training children killed, unfinished runs recorded
 ``interrupted``, a ``stopped`` heartbeat written, exit 0); SIGHUP reloads the config; SIGUSR1
@@ -19,30 +20,40 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
+import random
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from driftd import alerts, cycle, metrics, permissions, sweep, trainer
 from driftd import config as config_mod
-from driftd import cycle, permissions, sweep, trainer
+from driftd.alerts.events import DAEMON_STOP, WATCHDOG
 from driftd.config import Config, ModelConfig, NameChecks
 from driftd.errors import ConfigError, DriftdError
 from driftd.lock import InstanceLock, lock_path
 from driftd.log import event
 from driftd.notify import Notifier, status_line
+from driftd.publish import after_check as write_report
 from driftd.registry import queries
+from driftd.registry.connection import WriterBusyError
 from driftd.registry.store import Registry
 
 HEARTBEAT_SECONDS = 5.0
@@ -71,6 +82,9 @@ class _State:
     instance: InstanceLock | None = None  # the registry's lock, held while running
     up: bool = False  # a heartbeat was written, and the lock file says so
     beat_error: str | None = None  # why the last heartbeat write failed, until one succeeds
+    dispatcher: alerts.Dispatcher | None = None  # notifications ([[notify]]), set by _serve
+    beats_deferred: int = 0  # heartbeat writes skipped because cycles were writing
+    skipped: int = 0  # runs coalesced because the model's previous run had not finished
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -123,11 +137,12 @@ def _enable_stack_dumps() -> None:
 
 def _serve(config_path: str, checks: NameChecks, state: _State, registry: Registry) -> int:
     notifier = Notifier.from_env()
+    state.dispatcher = dispatcher = alerts.Dispatcher(lambda: state.cfg, registry, background=True)
     cache = cycle.SummaryCache()
     scheduler = BackgroundScheduler(
         executors={
             # Threads start lazily, so headroom for models added by a reload costs nothing.
-            "default": ThreadPoolExecutor(max_workers=max(8, 2 * len(state.cfg.models))),
+            "default": ThreadPoolExecutor(max_workers=workers(state.cfg)),
             "heartbeat": ThreadPoolExecutor(max_workers=1),
         },
         job_defaults={"coalesce": True, "max_instances": 1},
@@ -139,8 +154,13 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
         with state.lock:
             notifier.status(_compose(state, scheduler))
 
-    def on_job_event(ev: JobExecutionEvent) -> None:
-        if ev.code == EVENT_JOB_ERROR:
+    def on_job_event(ev: JobEvent) -> None:
+        if ev.code == EVENT_JOB_MAX_INSTANCES:
+            # The model's previous run is still running or waiting for a worker: this one is
+            # coalesced into it, not queued twice. The next run covers the window anyway.
+            state.skipped += 1
+            event("job.skipped", logging.WARNING, job=ev.job_id, reason="previous run unfinished")
+        elif ev.code == EVENT_JOB_ERROR and isinstance(ev, JobExecutionEvent):
             state.job_errors += 1
             event("job.error", logging.ERROR, job=ev.job_id, error=repr(ev.exception))
             if ev.job_id != _HEARTBEAT_JOB:
@@ -151,18 +171,26 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
         else:
             event("job.missed", logging.WARNING, job=ev.job_id)
 
-    scheduler.add_listener(on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.add_listener(
+        on_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
+    )
 
     def heartbeat() -> None:
         state.last_beat = time.monotonic()  # the scheduler fires jobs: the watchdog may be fed
         try:
-            _write_beat(state, scheduler, registry)
+            # Never queued behind a burst of cycle writes for longer than a beat: a job still
+            # running at the next beat makes APScheduler skip that beat.
+            _write_beat(state, scheduler, registry, wait=HEARTBEAT_SECONDS / 2)
+        except WriterBusyError:
+            state.beats_deferred += 1
+            event("heartbeat.deferred", logging.DEBUG, reason="registry busy with cycle writes")
         except DriftdError as exc:
             # A full disk or a read-only registry: say so once, not every 5 s, and keep beating.
             # Restarting would not help, so the watchdog is still fed; status shows the beat's
             # age grow while the lock is held ("stalled").
             if state.beat_error is None:
                 event("heartbeat.failed", logging.ERROR, error=str(exc))
+                dispatcher.emit(alerts.make(WATCHDOG, reason=f"heartbeat write failed: {exc}"))
             state.beat_error = str(exc)
         else:
             if state.beat_error is not None:
@@ -189,6 +217,7 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
                 cache=cache,
                 status=status,
                 stop=state.stop,
+                notify=dispatcher.cycle_done,
             )
         finally:
             with state.lock:
@@ -197,6 +226,8 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
             state.last[name] = _outcome(result)
             state.last_model = name
         publish()
+        metrics.after_cycle(state.cfg)  # the [metrics] textfile, when set; never raises
+        write_report(state.cfg, name)  # <report.dir>/<model>.html, when set; never raises
 
     scheduler.add_job(
         heartbeat,
@@ -210,6 +241,7 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
         _schedule(scheduler, model, job, first_run(registry, model, datetime.now(UTC)))
 
     # Started paused, so READY=1 reaches systemd before the first cycle's STATUS= lines.
+    metrics.serve(state.cfg)  # the [metrics] endpoint, when set: a thread that ends with us
     scheduler.start(paused=True)
     notifier.ready(f"monitoring {len(state.cfg.models)} model(s)")
     event("daemon.ready", pid=os.getpid(), models=",".join(m.name for m in state.cfg.models))
@@ -262,16 +294,31 @@ def _supervise(
                     reason="the scheduler's heartbeat job stopped firing",
                     last_beat_s=round(time.monotonic() - state.last_beat, 1),
                 )
+                if state.dispatcher is not None:
+                    why = "watchdog withheld: the scheduler's heartbeat job stopped firing"
+                    state.dispatcher.emit(alerts.make(WATCHDOG, reason=why))
 
 
-def _write_beat(state: _State, scheduler: Any, registry: Registry) -> None:
+def workers(cfg: Config) -> int:
+    """How many cycles run at once: ``[daemon] workers`` (default
+    :func:`driftd.config.default_workers`), never one thread per model. A model whose run still
+    waits for a worker when its next run is due is coalesced into it (``job.skipped``), never
+    run twice."""
+    return cfg.daemon.workers
+
+
+def _write_beat(
+    state: _State, scheduler: Any, registry: Registry, wait: float | None = None
+) -> None:
     with state.lock:
         line = _compose(state, scheduler)
     next_runs = {m: t.isoformat() for m, t in _next_runs(scheduler).items()}
     with state.beat_lock:
         if state.stopped:
             return
-        registry.beat(os.getpid(), line, next_runs=next_runs, config_error=state.config_error)
+        registry.beat(
+            os.getpid(), line, next_runs=next_runs, config_error=state.config_error, wait=wait
+        )
         if not state.up and state.instance is not None:
             # Up: status now reads this daemon from the heartbeat, not as one starting.
             state.instance.mark_up()
@@ -336,8 +383,15 @@ def _schedule(
 
 
 def first_run(registry: Registry, model: ModelConfig, now: datetime) -> datetime:
-    """One catch-up run now if a run is overdue, else the next due time after the last run."""
+    """One catch-up run now if a run is overdue, else the next due time after the last run.
+
+    "Now" is spread by the schedule's jitter, as APScheduler spreads every later run: an
+    explicit first run time bypasses the trigger's jitter, and 200 models started together
+    would otherwise all fire in the first second.
+    """
     last = queries.last_run(registry.path, model.name)
+    if model.schedule.jitter:
+        now += timedelta(seconds=random.uniform(0, model.schedule.jitter.total_seconds()))
     if last is None:
         return now
     started = datetime.fromisoformat(str(last["started_at"]).replace("Z", "+00:00"))
@@ -421,6 +475,10 @@ def _shutdown(state: _State, scheduler: Any, registry: Registry, notifier: Notif
         except DriftdError as exc:  # status will say "died"; the exit is still clean
             event("daemon.stop_beat_failed", logging.WARNING, error=str(exc))
     event("daemon.stopped", interrupted_runs=count, trainings_killed=killed)
+    if state.dispatcher is not None:
+        why = f"stopped by a signal; {count} run(s) interrupted"
+        state.dispatcher.emit(alerts.make(DAEMON_STOP, reason=why))
+        state.dispatcher.close(alerts.DRAIN_SECONDS)
     if busy:
         # A cycle stuck in a foreign call: its run is already recorded as interrupted, and the
         # interpreter would otherwise join the worker thread forever at exit.
@@ -432,14 +490,29 @@ def _shutdown(state: _State, scheduler: Any, registry: Registry, notifier: Notif
 
 
 def check_once(
-    cfg: Config, names: list[str] | None, now: datetime | None
+    cfg: Config,
+    names: list[str] | None,
+    now: datetime | None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[cycle.CycleResult]:
-    """``driftd check``: one cycle per model through the same code path as the daemon."""
+    """``driftd check``: one cycle per model through the same code path as the daemon;
+    ``progress`` hears what each is doing ("training churn"), as the daemon's STATUS= does."""
     models = [cfg.model(n) for n in names] if names else list(cfg.models)
     permissions.make_dirs(cfg.registry.parent, permissions.Access(cfg.group))
     registry = Registry.open(cfg.registry, group=cfg.group)
     try:
         clock = now or datetime.now(UTC)
-        return [cycle.run_cycle(cfg, m, registry, clock, trigger="check") for m in models]
+        # Delivered in this thread, each bounded by its timeout: the process is about to exit.
+        dispatcher = alerts.Dispatcher(lambda: cfg, registry, background=False)
+        notify = dispatcher.cycle_done
+        status = progress or (lambda _: None)
+        results = [
+            cycle.run_cycle(cfg, m, registry, clock, trigger="check", status=status, notify=notify)
+            for m in models
+        ]
+        metrics.after_cycle(cfg)  # the [metrics] textfile, when set; never raises
+        for m in models:
+            write_report(cfg, m.name)  # <report.dir>/<model>.html, when set; never raises
+        return results
     finally:
         registry.close()

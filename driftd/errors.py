@@ -7,6 +7,7 @@
     ├── DataError                    a source could not be read or has the wrong shape
     ├── StatsError                   a statistic could not be computed (bad input to a test)
     ├── RegistryError                the SQLite registry refused or failed an operation
+    │   ├── RegistryBusyError        the write lock stayed taken too long; nothing was written
     │   ├── RegistryCorruptError     integrity check failed; exit 3, the file is left untouched
     │   ├── SchemaTooNewError        written by a newer driftd; exit 3
     │   └── NotFoundError            a model or version that does not exist
@@ -57,6 +58,10 @@ class StatsError(DriftdError):
 
 class RegistryError(DriftdError):
     """The registry failed an operation; the transaction was rolled back."""
+
+
+class RegistryBusyError(RegistryError):
+    """The write lock stayed taken past the wait allowed; nothing was written, a retry may work."""
 
 
 class RegistryCorruptError(RegistryError):

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from driftd import trainer
+from driftd.champion import pointer
 from driftd.config import Config
 from driftd.log import event
 from driftd.registry import queries
@@ -37,12 +38,28 @@ def at_startup(cfg: Config, registry: Registry) -> None:
             kept=(len(orphans) - len(deleted)) or None,
             paths=",".join(paths),
         )
+    repaired = champion_pointers(cfg)
     event(
         "startup.sweep",
         interrupted_runs=stale,
         temp_files_removed=len(removed),
         orphans_removed=len(deleted),
+        pointers_repaired=len(repaired),
     )
+
+
+def champion_pointers(cfg: Config) -> list[str]:
+    """Rewrite each ``CHAMPION.json`` that disagrees with the registry: a crash between a
+    decision's commit and its pointer write left the old one (see
+    :mod:`driftd.champion.pointer`). The models repaired, each logged."""
+    try:
+        repaired = pointer.repair(cfg.artifacts, cfg.registry, [m.name for m in cfg.models])
+    except OSError as exc:  # the daemon can still run; the next change rewrites the file
+        event("startup.champion_pointer", logging.WARNING, error=f"{exc.filename}: {exc.strerror}")
+        return []
+    for model in repaired:
+        event("startup.champion_pointer", logging.WARNING, model=model, repaired=True)
+    return repaired
 
 
 def artifacts(

@@ -367,6 +367,9 @@ def check_after_sweep(ws: Workspace, before: Snapshot, daemon: Daemon) -> list[t
       once a champion was ever decided, none before;
     * ``champion-artifact``: the champion's artifact exists with the recorded sha256 and size,
       and its training-data snapshot (the next reference) exists;
+    * ``champion-pointer``: ``<artifacts>/<model>/CHAMPION.json`` holds what the registry says
+      (a kill between a decision's commit and the file's rename left the old one: the sweep
+      rewrote it), or has no file while no champion exists;
     * ``verify``: the real ``driftd verify`` exits 0 (hash chain, foreign keys, pointers, files);
     * ``running-after-sweep``: no run the crash left 'running' is still 'running';
     * ``temp-survived``: no ``.tmp-*`` left by the crash survives the sweep;
@@ -381,6 +384,8 @@ def check_after_sweep(ws: Workspace, before: Snapshot, daemon: Daemon) -> list[t
             problems.append(("integrity", "; ".join(integrity)[:200]))
             return problems
         problems += _champion_problems(c)
+    problems += _pointer_problems(ws)
+    with connect_ro(ws.registry) as c:
         still = [
             int(r[0])
             for r in c.execute(
@@ -442,6 +447,32 @@ def _champion_problems(c: sqlite3.Connection) -> list[tuple[str, str]]:
     return problems
 
 
+def _pointer_problems(ws: Workspace) -> list[tuple[str, str]]:
+    """CHAMPION.json against the registry. The restarted daemon may be between a later commit
+    and its own pointer write (milliseconds), so a difference must last a second to count."""
+    from driftd.champion import pointer
+
+    path = pointer.pointer_path(ws.artifacts, MODEL)
+    deadline = time.monotonic() + 1.0
+    while True:
+        want, have = pointer.expected(ws.registry, MODEL), pointer.read(path)
+        if have == want and (want is not None or not path.exists()):
+            return []
+        if time.monotonic() > deadline:
+            shown = (have or {}).get("version")
+            return [("champion-pointer", f"file {shown}, registry {(want or {}).get('version')}")]
+        time.sleep(0.02)
+
+
+def _pointers_repaired(text: str) -> int:
+    for line in text.splitlines():
+        if SWEEP_LINE in line:
+            for part in line.split():
+                if part.startswith("pointers_repaired="):
+                    return int(part.removeprefix("pointers_repaired="))
+    return 0
+
+
 def _orphans_reported(text: str) -> int:
     for line in text.splitlines():
         if "startup.orphans" in line:
@@ -468,6 +499,7 @@ class Report:
     orphans_seen: set[Path] = field(default_factory=set)
     orphans_survived: set[Path] = field(default_factory=set)
     orphan_lines: int = 0
+    pointer_repairs: int = 0
     decisions: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
@@ -505,6 +537,7 @@ class Report:
             f"surviving the sweep: {len(self.orphans_survived)}; "
             f"startup.orphans lines: {self.orphan_lines}"
         )
+        out.append(f"champion pointers rewritten by the sweep: {self.pointer_repairs}")
         out.append("decisions recorded: " + fmt_counts(self.decisions))
         return out
 
@@ -621,6 +654,7 @@ def _check(ws: Workspace, before: Snapshot, daemon: Daemon, report: Report) -> N
     report.temp_survived.update(p for p in before.temp if p.exists())
     report.orphans_survived.update(p for p in before.orphans if p.exists())
     report.orphan_lines += "startup.orphans" in daemon.text()
+    report.pointer_repairs += _pointers_repaired(daemon.text())
 
 
 def _wait_target(

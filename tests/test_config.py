@@ -230,13 +230,17 @@ def test_model_lookup_names_the_known_models(tmp_path: Path) -> None:
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     """A misspelt top-level key is an error, not silently ignored."""
     text = doc(top='registry = "r.db"\nlog_levle = "debug"')
-    assert one_problem(tmp_path, text) == "log_levle: unknown key (got 'debug')"
+    assert one_problem(tmp_path, text) == (
+        "log_levle: unknown key, did you mean 'log_level'? (got 'debug')"
+    )
 
 
 def test_unknown_key_in_models(tmp_path: Path) -> None:
     """A misspelt key directly in [[models]] names the model's index."""
     text = doc(model='name = "churn"\nevery = "15m"\nevry = "1h"')
-    assert one_problem(tmp_path, text) == "models[0].evry: unknown key (got '1h')"
+    assert one_problem(tmp_path, text) == (
+        "models[0].evry: unknown key, did you mean 'every'? (got '1h')"
+    )
 
 
 @pytest.mark.parametrize("section", sorted(SECTIONS))
@@ -281,7 +285,7 @@ def test_unknown_key_in_a_source_table(tmp_path: Path) -> None:
         ("drift", "correction", "1", "must be one of bh, bonferroni, none (got 1)"),
         ("drift", "numeric_threshold", '"high"', "must be a number or \"auto\" (got 'high')"),
         ("training", "params", "[1, 2]", "must be a table of estimator parameters (got [1, 2])"),
-        ("training", "memory_mb", '"1G"', "must be a positive integer (got '1G')"),
+        ("training", "memory_mb", '"1G"', "must be an integer (got '1G')"),
         ("training", "estimator", "1", "must be a string (got 1)"),
         ("promotion", "guardrails", "[]", "must be a table of metric = margin (got [])"),
         ("promotion", "mode", '"yolo"', "must be one of auto, dry-run, manual (got 'yolo')"),
@@ -400,15 +404,15 @@ def test_share_is_in_zero_exclusive_to_one_inclusive(tmp_path: Path, value: str,
     [
         ("drift", "missing_threshold", "1.5", "must be in [0, 1] (got 1.5)"),
         ("drift", "auto_quantile", "1", "must be in [0.5, 1) (got 1)"),
-        ("drift", "min_samples", "0", "must be >= 1 (got 0)"),
+        ("drift", "min_samples", "0", "must be a positive integer (got 0)"),
         ("drift", "numeric_threshold", "-0.1", "must be >= 0 (got -0.1)"),
         ("promotion", "confidence", "0.4", "must be in [0.5, 1) (got 0.4)"),
         ("promotion", "bootstrap", "99", "must be >= 100 (got 99)"),
-        ("promotion", "min_holdout", "0", "must be >= 1 (got 0)"),
+        ("promotion", "min_holdout", "0", "must be a positive integer (got 0)"),
         ("promotion", "guardrails", "{ neg_log_loss = -1 }", None),
         ("training", "seed", "-1", "must be >= 0 (got -1)"),
         ("training", "memory_mb", "0", "must be a positive integer (got 0)"),
-        ("policy", "max_retrains_per_day", "0", "must be >= 1 (got 0)"),
+        ("policy", "max_retrains_per_day", "0", "must be a positive integer (got 0)"),
     ],
 )
 def test_numbers_out_of_range(
@@ -864,7 +868,7 @@ reference = "r.csv"
         'models[0].training.timeout: must be a duration string such as "15m" (got 0)',
         "models[0].promotion.scorer: unknown scorer 'auc' (got 'auc')",
         "models[0].policy.cooldown: must be positive (got '0s')",
-        "models[0].policy.max_retrains_per_day: must be >= 1 (got 0)",
+        "models[0].policy.max_retrains_per_day: must be a positive integer (got 0)",
         "models[1].cron: minute field '61': values must be in 0-59 (got '61 * * * *')",
         "models[1].data.live: is required",
         "models[1].data.timestamp: is required",
@@ -942,5 +946,337 @@ def test_resolve_config_path_then_etc(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_model_config_fields_match_the_sections() -> None:
     """The SECTIONS table used above covers every sub-table of ModelConfig."""
-    nested = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "schedule"}
+    nested = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "schedule", "notify"}
     assert nested == set(SECTIONS)
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics, report, notify, dask, daemon; hooks, engine, executor (session 5's keys)
+
+NEW_KEYS_DOC = """\
+registry = "state/registry.db"
+[metrics]
+textfile = "out/driftd.prom"
+listen = "[::1]:9108"
+max_features = 7
+[report]
+dir = "reports"
+[[notify]]
+url = "https://hooks.example.com/x"
+format = "slack"
+events = ["drift", "promote"]
+headers = { Authorization = "env:HOOK_TOKEN", X-Team = "ml" }
+[[notify]]
+command = ["/usr/local/bin/page", "--quiet"]
+retries = 0
+timeout = "2s"
+[dask]
+scheduler = "tcp://10.0.0.5:8786"
+[daemon]
+workers = 3
+[[models]]
+name = "churn"
+every = "15m"
+[models.data]
+reference = "data/ref.csv"
+live = "data/live/*.csv"
+timestamp = "ts"
+target = "label"
+window = "1d"
+engine = "dask"
+[models.training]
+executor = "dask"
+[models.promotion]
+on_champion_change = ["systemctl", "reload", "model-server"]
+hook_timeout = "5s"
+[[models.notify]]
+command = ["notify-send", "driftd"]
+events = ["failure"]
+"""
+
+
+def test_new_sections_default_when_left_out(tmp_path: Path) -> None:
+    """A config written before these keys existed loads with every new field at its default."""
+    cfg = load_ok(tmp_path, doc())
+    m = cfg.model("churn")
+    assert cfg.metrics == cfg_mod.MetricsConfig(textfile=None, listen=None, max_features=100)
+    assert cfg.report == cfg_mod.ReportConfig(dir=None)
+    assert cfg.notify == () and m.notify == ()
+    assert cfg.dask == cfg_mod.DaskConfig(scheduler="threads")
+    assert cfg.daemon.workers == cfg_mod.default_workers()
+    assert 1 <= cfg.daemon.workers <= 8
+    assert m.data.engine == "pandas" and m.training.executor == "process"
+    assert m.promotion.on_champion_change is None
+    assert m.promotion.hook_timeout == timedelta(seconds=30)
+
+
+def test_new_keys_are_read_into_their_fields(tmp_path: Path) -> None:
+    """Every new key, set to a non-default value, arrives in its dataclass field, converted."""
+    cfg = load_ok(tmp_path, NEW_KEYS_DOC)
+    m = cfg.model("churn")
+    assert cfg.metrics.textfile == (tmp_path / "out" / "driftd.prom").resolve()
+    assert cfg.metrics.listen == ("::1", 9108)
+    assert cfg.metrics.max_features == 7
+    assert cfg.report.dir == (tmp_path / "reports").resolve()
+    hook, page = cfg.notify
+    assert hook.url == "https://hooks.example.com/x" and hook.command is None
+    assert hook.format == "slack" and hook.events == ("drift", "promote")
+    assert hook.headers == {"Authorization": "env:HOOK_TOKEN", "X-Team": "ml"}
+    assert hook.timeout == timedelta(seconds=10) and hook.retries == 3
+    assert page.command == ("/usr/local/bin/page", "--quiet") and page.url is None
+    assert page.events == cfg_mod.NOTIFY_EVENTS and len(page.events) == 9
+    assert page.retries == 0 and page.timeout == timedelta(seconds=2)
+    assert cfg.dask.scheduler == "tcp://10.0.0.5:8786"
+    assert cfg.daemon.workers == 3
+    assert m.data.engine == "dask" and m.training.executor == "dask"
+    assert m.promotion.on_champion_change == ("systemctl", "reload", "model-server")
+    assert m.promotion.hook_timeout == timedelta(seconds=5)
+    assert m.notify == (
+        cfg_mod.NotifyConfig(events=("failure",), command=("notify-send", "driftd")),
+    )
+
+
+TOP = 'registry = "r.db"\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (TOP + '[metrics]\ntextfile = "m.txt"', "metrics.textfile: must end in .prom"),
+        (TOP + '[metrics]\nlisten = "9108"', 'metrics.listen: must be "host:port"'),
+        (TOP + '[metrics]\nlisten = "h:70000"', 'metrics.listen: must be "host:port"'),
+        (TOP + '[metrics]\nlisten = ":9108"', 'metrics.listen: must be "host:port"'),
+        (TOP + "[metrics]\nmax_features = -1", "metrics.max_features: must be >= 0 (got -1)"),
+        (TOP + "[report]\ndir = 3", "report.dir: must be a string (got 3)"),
+        (TOP + "[dask]\nscheduler = 'tcp://h'", "dask.scheduler: must be threads, processes"),
+        (TOP + "[dask]\nscheduler = 'thread'", "dask.scheduler: must be threads, processes"),
+        (TOP + "[daemon]\nworkers = 0", "daemon.workers: must be a positive integer (got 0)"),
+        (TOP + "[daemon]\nworkers = 2.0", "daemon.workers: must be an integer (got 2.0)"),
+        (TOP + "notify = {url = 'http://h'}", "notify: must be an array of tables ([[notify]])"),
+        (TOP + "[[notify]]\nurl = 'ftp://h/x'", "notify[0].url: must be an http:// or https://"),
+        (TOP + "[[notify]]\nurl = 'https://'", "notify[0].url: must be an http:// or https://"),
+        (TOP + "[[notify]]\nformat = 'json'", "notify[0].url: set exactly one of command or url"),
+        (
+            TOP + "[[notify]]\nurl = 'http://h'\ncommand = ['x']",
+            "notify[0].url: set exactly one of command or url (both are set)",
+        ),
+        (TOP + "[[notify]]\ncommand = []", "notify[0].command: must not be empty"),
+        (TOP + "[[notify]]\ncommand = ['x']\nevents = []", "notify[0].events: must not be empty"),
+        (
+            TOP + "[[notify]]\ncommand = ['x']\nevents = ['promoted']",
+            "notify[0].events: 'promoted' is not one of drift, retrain, promote, reject, "
+            "awaiting_approval, rollback, failure, daemon_stop, watchdog, did you mean 'promote'?",
+        ),
+        (TOP + "[[notify]]\ncommand = ['x']\nformat = 'xml'", "notify[0].format: must be one of"),
+        (
+            TOP + "[[notify]]\ncommand = ['x']\nretries = 11",
+            "notify[0].retries: must be in [0, 10]",
+        ),
+        (
+            TOP + "[[notify]]\ncommand = ['x']\ntimeout = '0s'",
+            "notify[0].timeout: must be positive",
+        ),
+        (
+            TOP + "[[notify]]\ncommand = ['x']\nheaders = {A = 'b'}",
+            "notify[0].headers: only applies with url",
+        ),
+        (
+            TOP + "[[notify]]\nurl = 'http://h'\nheaders = {'A B' = 'c'}",
+            "notify[0].headers.A B: is not a valid HTTP header name",
+        ),
+        (
+            TOP + "[[notify]]\nurl = 'http://h'\nheaders = {A = \"x\\ny\"}",
+            "notify[0].headers.A: must not contain line breaks",
+        ),
+        (
+            TOP + "[[notify]]\nurl = 'http://h'\nheaders = {A = 'credential:../k'}",
+            'notify[0].headers.A: needs a name after "credential:"',
+        ),
+        (TOP + "[[notify]]\nurl = 'http://h'\nheaders = {A = 1}", "notify[0].headers.A: must be a"),
+    ],
+)
+def test_new_top_level_keys_are_validated(tmp_path: Path, text: str, expected: str) -> None:
+    """Each bad value of a new top-level key is one problem, naming the key path."""
+    found = [p for p in problems(tmp_path, text + "\n" + doc(top="")) if not p.startswith("models")]
+    assert len(found) == 1 and found[0].startswith(expected), found
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "expected"),
+    [
+        ("data", 'engine = "spark"', "models[0].data.engine: must be one of pandas, dask"),
+        ("training", 'executor = "ray"', "models[0].training.executor: must be one of process"),
+        (
+            "promotion",
+            "on_champion_change = []",
+            "models[0].promotion.on_champion_change: must not",
+        ),
+        (
+            "promotion",
+            'on_champion_change = "x"',
+            "models[0].promotion.on_champion_change: must be",
+        ),
+        (
+            "promotion",
+            'hook_timeout = "30"',
+            "models[0].promotion.hook_timeout: must be a duration",
+        ),
+    ],
+)
+def test_new_model_keys_are_validated(
+    tmp_path: Path, section: str, line: str, expected: str
+) -> None:
+    """The new [[models]] keys refuse bad values with one problem naming the full key path."""
+    key, _, value = line.partition(" = ")
+    assert one_problem(tmp_path, set_key(section, key, value)).startswith(expected)
+
+
+def test_model_notify_problems_name_the_model_and_the_target(tmp_path: Path) -> None:
+    """[[models.notify]] problems carry both indexes, and its header in the array-shape error."""
+    text = doc() + "[[models.notify]]\nurl = 'http://h'\n[[models.notify]]\nretries = 3\n"
+    assert one_problem(tmp_path, text) == (
+        "models[0].notify[1].url: set exactly one of command or url (neither is set)"
+    )
+    bad = doc(model='name = "churn"\nevery = "15m"\nnotify = 3')
+    assert one_problem(tmp_path, bad) == (
+        "models[0].notify: must be an array of tables ([[models.notify]]) (got 3)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            doc(top='registry = "r.db"\n[metrics]\nlisten_on = ":1"'),
+            "metrics.listen_on: unknown key, did you mean 'listen'?",
+        ),
+        (doc(drift="alhpa = 0.1"), "models[0].drift.alhpa: unknown key, did you mean 'alpha'?"),
+        (
+            doc(policy="cooldwn = '1h'"),
+            "models[0].policy.cooldwn: unknown key, did you mean 'cooldown'?",
+        ),
+        (
+            doc() + "[models.drfit]\nalpha = 0.1\n",
+            "models[0].drfit: unknown key, did you mean 'drift'?",
+        ),
+        (doc(top='registry = "r.db"\n[[notfy]]'), "notfy: unknown key, did you mean 'notify'?"),
+        (doc(drift="zzz = 1"), "models[0].drift.zzz: unknown key (got 1)"),
+    ],
+)
+def test_misspelt_keys_get_a_did_you_mean(tmp_path: Path, text: str, expected: str) -> None:
+    """An unknown key names the closest key of the same table; nothing close, no guess."""
+    assert one_problem(tmp_path, text).startswith(expected)
+
+
+def test_validate_suggests_the_key_and_exits_78(tmp_path: Path) -> None:
+    """`driftd validate` on a misspelt key: exit 78, one stderr line with the suggestion."""
+    import subprocess
+    import sys
+
+    path = write(tmp_path, doc(promotion="hook_timout = '5s'"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "driftd", "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == EXIT_CONFIG
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert lines == [
+        f"driftd: {path}: models[0].promotion.hook_timout: unknown key, "
+        "did you mean 'hook_timeout'? (got '5s')"
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# the key table (driftd/config/keys.py): one source for types, defaults, ranges, choices, docs
+
+
+def _written_defaults() -> str:
+    """A document that writes every key with a TOML default at that default, table by table."""
+    from driftd.config.keys import KEYS, tables
+    from driftd.config.spec import ARRAY_TABLES, toml_literal
+
+    filled = {"models.every": '"15m"', "models.name": '"churn"'}
+    filled |= {"notify.command": '["x"]', "models.notify.command": '["x"]'}
+    for line in DATA.splitlines():
+        name, _, value = line.partition(" = ")
+        filled[f"models.data.{name}"] = value
+    lines = ['registry = "state/registry.db"']
+    for table in tables():
+        if table:
+            lines.append(f"[[{table}]]" if table in ARRAY_TABLES else f"[{table}]")
+        for path, key in KEYS.items():
+            writable = isinstance(key.default, str | int | float | list | dict)
+            if key.type == "duration" and not isinstance(key.default, str):
+                writable = False  # label_delay: 0 is "unset", not a duration string
+            if key.table != table:
+                continue
+            if path in filled:
+                lines.append(f"{key.name} = {filled[path]}")
+            elif writable:
+                lines.append(f"{key.name} = {toml_literal(key.default)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_every_default_written_out_loads_as_the_defaults(tmp_path: Path) -> None:
+    """Writing each key's documented default changes nothing: the table's defaults are values
+    the reader accepts and converts to what the dataclasses hold when the key is left out."""
+    text = _written_defaults()
+    assert "alpha = 0.05" in text and 'cooldown = "1h"' in text and "[[models.notify]]" in text
+    written = load_ok(tmp_path, text)
+    left_out = load_ok(tmp_path, doc())
+    m, d = written.model("churn"), left_out.model("churn")
+    assert (m.drift, m.training, m.promotion, m.policy) == (
+        d.drift,
+        d.training,
+        d.promotion,
+        d.policy,
+    )
+    assert (m.schedule, m.data) == (d.schedule, d.data)
+    assert (written.metrics, written.report, written.dask) == (
+        left_out.metrics,
+        left_out.report,
+        left_out.dask,
+    )
+    assert written.notify == (cfg_mod.NotifyConfig(command=("x",)),)
+    assert m.notify == written.notify
+
+
+def test_every_key_has_a_one_line_doc_and_its_bounds() -> None:
+    """Each row says what the key is in one line; numbers carry their range, strings of a fixed
+    set their choices, so that validation has them to run from."""
+    from driftd.config.keys import KEYS
+
+    for path, key in KEYS.items():
+        assert key.doc.strip() and "\n" not in key.doc and len(key.doc) <= 100, path
+        if key.kind in ("number", "number_or_false"):
+            assert key.lo is not None and key.hi is not None, path
+        assert key.kind is not None or key.type == "table", path
+
+
+def test_enumerations_are_typed_with_the_tables_choices() -> None:
+    """A key with choices is a Literal-typed field whose arguments are exactly those choices."""
+    import typing
+
+    from driftd.config.keys import KEYS
+
+    owners = {
+        "models.drift": DriftConfig,
+        "models.promotion": PromotionConfig,
+        "models.data": DataConfig,
+        "models.training": TrainingConfig,
+        "notify": cfg_mod.NotifyConfig,
+        "": Config,
+    }
+    typed = 0
+    for key in KEYS.values():
+        if not key.choices or key.table not in owners:
+            continue
+        hint = typing.get_type_hints(owners[key.table])[key.name]
+        if typing.get_origin(hint) is tuple:  # notify.events: tuple[NotifyEvent, ...]
+            hint = typing.get_args(hint)[0]
+        assert typing.get_origin(hint) is typing.Literal, key.path
+        assert typing.get_args(hint) == key.choices, key.path
+        typed += 1
+    assert typed == 9  # log_level, engine, correction, decision, baseline, executor, mode, 2 notify

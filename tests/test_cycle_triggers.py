@@ -8,6 +8,7 @@ so that each test sees the trigger it is about.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,52 @@ def test_label_delay_must_be_a_positive_duration(tmp_path: Path, delay: str) -> 
     """`data.label_delay` is a duration like every other: "0s" is refused (leave it out)."""
     with pytest.raises(config.ConfigError, match=r"models\[0\]\.data\.label_delay"):
         _config(tmp_path, data={"label_delay": delay})
+
+
+def test_the_realised_threshold_is_learnt_from_the_champions_past_windows(
+    tmp_path: Path,
+) -> None:
+    """realised_spread scores the champion on each data.window before the performance window
+    (here 9 day-long windows, 4 of them after the concept changed) and takes the
+    background_quantile (taken downwards) of the pairwise differences of those roc_auc values,
+    never below performance_drop: recomputed here with scikit-learn. With fewer scorable windows
+    than background_min_windows, or baseline = "fixed", performance_drop stays, with a note."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from driftd.cycle.checks import realised_spread, with_threshold
+    from driftd.cycle.data import labelled, load_champion
+
+    cfg = _config(tmp_path)
+    model = cfg.models[0]
+    _run(cfg, 9)
+    champion = queries.champion(cfg.registry, "churn")
+    assert champion is not None
+    features = list(synth.FEATURES)
+    got = realised_spread(model, champion, features, NOW)
+
+    fitted = load_champion(model, champion)
+    rows = labelled(model, NOW - timedelta(days=11), NOW - timedelta(days=1))
+    values = []
+    for i in range(1, 10):
+        hi = pd.Timestamp(NOW - timedelta(days=i))
+        part = rows[(rows["ts"] > hi - pd.Timedelta(days=1)) & (rows["ts"] <= hi)]
+        values.append(roc_auc_score(part["label"], fitted.predict_proba(part[features])[:, 1]))
+    m = np.array(values)
+    diffs = np.sort((m[:, None] - m[None, :])[~np.eye(9, dtype=bool)])
+    expected = diffs[int(np.floor(0.95 * (len(diffs) - 1)))]
+    assert got.windows == 9 and got.spread == pytest.approx(expected, abs=1e-12)
+    assert got.threshold == pytest.approx(max(0.05, expected), abs=1e-12)
+    assert expected > 0.05  # the drifted windows move the metric beyond the fixed drop
+    assert with_threshold(model, got).policy.performance_drop == got.threshold
+    assert "over 9 past windows" in got.note
+
+    short = replace(model, drift=replace(model.drift, background_min_windows=10))
+    fixed = realised_spread(short, champion, features, NOW)
+    assert (fixed.threshold, fixed.note) == (
+        0.05,
+        "fixed performance_drop: 9 scorable past window(s) < 10",
+    )
+    assert with_threshold(short, fixed) is short
+    plain = replace(model, drift=replace(model.drift, baseline="fixed"))
+    assert realised_spread(plain, champion, features, NOW).threshold == 0.05

@@ -1,68 +1,47 @@
-"""Every config key is documented: the key list is derived from the config dataclasses.
+"""Every config key is documented: the key list comes from the key table (driftd/config/keys.py).
 
 The expected spelling is the key's full dotted TOML path in backticks, e.g. `registry`,
 `models.every`, `models.drift.alpha`, plus the table headers `[[models]]` and `[models.drift]`
-(also in backticks). Adding a field to a config dataclass without documenting it fails here.
+(also in backticks). A key added to the table without documentation fails here;
+tests/test_readme_defaults.py checks that the dataclasses and the table agree.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import typing
 from pathlib import Path
 
 import pytest
 
 from driftd import config as cfg_mod
-from driftd.config import Config, ModelConfig, Schedule
+from driftd.config.keys import KEYS, tables
+from driftd.config.spec import ARRAY_TABLES
 from driftd.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = {"README.md": REPO / "README.md"}
 
-# Dataclass fields that are not TOML keys: filled in by the loader itself.
-NOT_KEYS = {(Config, "source")}
 
-
-def _sections() -> dict[str, type]:
-    """[[models]] sub-tables by TOML name -> dataclass (DataConfig, DriftConfig, ...)."""
-    hints = typing.get_type_hints(ModelConfig, vars(cfg_mod))
-    return {
-        f.name: hints[f.name]
-        for f in dataclasses.fields(ModelConfig)
-        if dataclasses.is_dataclass(hints[f.name]) and hints[f.name] is not Schedule
-    }
-
-
-def _keys(cls: type) -> list[str]:
-    return [f.name for f in dataclasses.fields(cls) if (cls, f.name) not in NOT_KEYS]
+def _header(table: str) -> str:
+    return f"[[{table}]]" if table in ARRAY_TABLES else f"[{table}]"
 
 
 def toml_keys() -> list[str]:
-    """Every key the loader reads, as a dotted path, in dataclass order; headers in brackets."""
-    keys = [k for k in _keys(Config) if k != "models"] + ["[[models]]"]
-    for name in _keys(ModelConfig):
-        hint = typing.get_type_hints(ModelConfig, vars(cfg_mod))[name]
-        if hint is Schedule:  # Schedule's fields are written flat in [[models]]
-            keys += [f"models.{k}" for k in _keys(Schedule)]
-        elif name in _sections():
-            keys.append(f"[models.{name}]")
-            keys += [f"models.{name}.{k}" for k in _keys(_sections()[name])]
-        else:
-            keys.append(f"models.{name}")
+    """Every key the loader reads, as a dotted path, table by table; headers in brackets."""
+    keys: list[str] = []
+    for table in tables():
+        if table:
+            keys.append(_header(table))
+        keys += [path for path, key in KEYS.items() if key.table == table]
     return keys
 
 
 def test_key_list_is_derived_as_expected() -> None:
     """The derivation itself: flat schedule keys, section headers, no loader-only fields."""
     keys = toml_keys()
-    assert keys[: keys.index("[[models]]") + 1] == [
-        "registry",
-        "artifacts",
-        "log_level",
-        "group",
-        "[[models]]",
-    ]
+    assert keys[:4] == ["registry", "artifacts", "log_level", "group"]
+    assert {"[metrics]", "metrics.listen", "[[notify]]", "notify.url"} <= set(keys)
+    assert "daemon.workers" in keys
+    assert {"[[models.notify]]", "models.notify.events", "models.data.engine"} <= set(keys)
     assert {"models.name", "models.every", "models.cron", "models.misfire_grace"} <= set(keys)
     assert {"models.jitter", "[models.data]", "models.data.reference", "models.drift.alpha"} <= set(
         keys
@@ -72,13 +51,13 @@ def test_key_list_is_derived_as_expected() -> None:
 
 def test_derived_keys_are_the_keys_the_loader_reads(tmp_path: Path) -> None:
     """No derived key is an `unknown key` to the loader, so the docs test checks real names."""
-    leaves = [k for k in toml_keys() if not k.startswith("[")]
-    top = "\n".join(f"{k} = {{}}" for k in leaves if "." not in k)
-    flat = "\n".join(f"{k.split('.')[1]} = {{}}" for k in leaves if k.count(".") == 1)
-    text = f"{top}\n[[models]]\n{flat}\n"
-    for section in _sections():
-        inner = [k.split(".")[2] for k in leaves if k.startswith(f"models.{section}.")]
-        text += f"[models.{section}]\n" + "\n".join(f"{k} = {{}}" for k in inner) + "\n"
+    keys = toml_keys()
+    leaves = [k for k in keys if not k.startswith("[")]
+    text = "\n".join(f"{k} = {{}}" for k in leaves if "." not in k) + "\n"
+    for header in [k for k in keys if k.startswith("[")]:
+        table = header.strip("[]")
+        inner = [k for k in leaves if k.rpartition(".")[0] == table]
+        text += f"{header}\n" + "\n".join(f"{k.rpartition('.')[2]} = {{}}" for k in inner) + "\n"
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:  # {} is the wrong type for most keys

@@ -18,6 +18,7 @@ from driftd.errors import EvaluationError
 from driftd.evaluate.bootstrap import differences_by_call, differences_by_chunk
 from driftd.evaluate.fast import fast_metric
 from driftd.evaluate.scoring import CachedModel, resample_value
+from driftd.evaluate.scoring import get_scorer as metric_named
 from driftd.stats.paired import delong, mcnemar
 
 
@@ -113,7 +114,7 @@ def test_vectorised_bootstrap_equals_calling_the_scorer_per_resample(
     champ, cand = CachedModel(a, x, "champion"), CachedModel(b, x, "candidate")
     fast_a, fast_c = fast_metric(name, champ, labels), fast_metric(name, cand, labels)
     assert fast_a is not None and fast_c is not None
-    scorer = get_scorer(name)
+    scorer = metric_named(name)
 
     def both(rows: np.ndarray) -> tuple[float, float]:
         return resample_value(scorer, champ, rows, labels), resample_value(

@@ -2,11 +2,11 @@
 
 The campaigns (``tests/faultkit.py``) restart the daemon after every kill and check, once its
 start-up sweep has run: ``PRAGMA integrity_check``; one champion per model with its artifact's
-sha256 and its data snapshot; ``driftd verify`` (the decision hash chain, foreign keys, pointer
-and history); no run left 'running'; no temp file and no unreferenced version directory left
-(and the orphans reported); no training process outliving the daemon; no traceback. The
-unit tests pin the orphan rule (:mod:`driftd.trainer.orphans`) on real directories.
-``bench/faults.py`` runs the same campaign with hundreds of kills.
+sha256 and its data snapshot; ``CHAMPION.json`` agreeing with the registry; ``driftd verify`` (the
+decision hash chain, foreign keys, pointer and history); no run left 'running'; no temp file and no
+unreferenced version directory left (and the orphans reported); no training process outliving the
+daemon; no traceback. The unit tests pin the orphan rule (:mod:`driftd.trainer.orphans`) on real
+directories. ``bench/faults.py`` runs the same campaign with hundreds of kills.
 """
 
 from __future__ import annotations

@@ -13,12 +13,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "driftd"
 
 # module (top-level name under driftd) -> layer
 LAYERS = {
+    "commands": 6.5,  # sub-commands outside cli.py (which builds its parser from them)
     "cli": 7,
     "daemon": 5,
     "demo": 6,
+    "api": 6,  # the public Python API: over daemon, cycle and champion
     "cycle": 4,
+    # Above registry and trainer (it reads one, loads with the other), below cycle and sweep
+    # (which publish the pointer after a commit, and repair it at start-up).
+    "champion": 3.5,
+    # Notifications: record their deliveries in the registry; the daemon and the CLI emit them.
+    "alerts": 3.5,
+    "bookkeeping": 1,  # which columns are timestamps or identifiers (driftd drift, no config)
     "extras": 3,
     "retention": 4,
+    "publish": 4,
     "sweep": 4,
     "reproduce": 4,
     "sources": 3,
@@ -32,8 +41,12 @@ LAYERS = {
     "estimate": 2,
     "policy": 2,
     "render": 2,
+    "report": 2,
     "lineage": 3,
+    "metrics": 4,
     "stats": 1,
+    "schema": 1,  # which columns are categorical: shared by detect (2) and trainer (3)
+    "export_mlflow": 4,  # reads the registry; the one home of mlflow
     "config": 1,
     "durations": 0,
     "domain": 0,
@@ -52,6 +65,8 @@ HOMES = {
     "apscheduler": {"daemon"},
     "sklearn": {"trainer", "evaluate", "estimate"},
     "skops": {"trainer"},
+    "prometheus_client": {"metrics"},
+    "mlflow": {"export_mlflow"},
 }
 
 

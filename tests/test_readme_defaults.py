@@ -1,37 +1,29 @@
-"""The README agrees with the code: configuration defaults, and links that resolve (issue 11.9).
+"""The README agrees with the code: the configuration reference, and links that resolve.
 
 The configuration reference is a set of tables whose rows read
-``| `models.drift.alpha` | float | `0.05` | meaning |``. Each default cell is compared with the
-dataclass default the loader uses: a backticked TOML value is converted the way the loader
-converts it (durations to ``timedelta``, arrays to tuples), ``required`` means the field has no
-default, ``unset`` means ``None``. The few defaults written as prose are listed here with the
-value they stand for. The README once said 0.1 where the code used 0.05.
+``| `models.drift.alpha` | float | `0.05` | meaning |``. The key table (driftd/config/keys.py) is
+the one source of each key's type and default: every key has a row whose type and default cells
+are exactly the table's, and every field of the config dataclasses is a key of the table whose
+default it holds. The README once said 0.1 where the code used 0.05.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 import typing
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from driftd import config as cfg_mod
-from driftd.config import Config, ModelConfig, Schedule
-from driftd.durations import parse_duration
+from driftd.config import Config, ModelConfig, Schedule, SourceConfig
+from driftd.config.keys import KEYS
+from driftd.config.models import default_workers
+from driftd.config.spec import DERIVED, REQUIRED
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-ROW = re.compile(r"^\| `(?P<key>[a-z_.]+)` \| [^|]* \| (?P<default>[^|]*) \|")
-# Defaults written in words: key -> the field value they describe.
-PROSE = {
-    "artifacts": "derived",  # `artifacts/` beside `registry`: filled in by the loader
-    "models.data.features": None,  # every column except timestamp and target
-    "models.data.labelled": None,  # `live`: the live source holds the labels
-}
+ROW = re.compile(r"^\| `(?P<key>[a-z_.]+)` \| (?P<type>[^|]*) \| (?P<default>[^|]*) \|")
 
 
 def _section(text: str, title: str) -> str:
@@ -40,31 +32,40 @@ def _section(text: str, title: str) -> str:
     return text[start : end if end != -1 else len(text)]
 
 
-def documented_defaults() -> dict[str, str]:
-    """Key path -> the default cell, from the tables of the configuration reference."""
+def documented() -> dict[str, tuple[str, str]]:
+    """Key path -> (type cell, default cell), from the tables of the configuration reference."""
     rows = {}
-    for line in _section(
-        README.read_text(encoding="utf-8"), "Configuration reference"
-    ).splitlines():
+    text = _section(README.read_text(encoding="utf-8"), "Configuration reference")
+    for line in text.splitlines():
         match = ROW.match(line)
         if match:
-            rows[match["key"]] = match["default"].strip()
+            rows[match["key"]] = (match["type"].strip(), match["default"].strip())
     return rows
 
 
 def code_fields() -> dict[str, dataclasses.Field[Any]]:
-    """Key path -> the dataclass field that holds it (Schedule's fields sit in [[models]])."""
-    fields = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("models", "source")}
-    hints = typing.get_type_hints(ModelConfig, vars(cfg_mod))
-    for f in dataclasses.fields(ModelConfig):
-        hint = hints[f.name]
-        if hint is Schedule:
-            fields |= {f"models.{s.name}": s for s in dataclasses.fields(Schedule)}
-        elif dataclasses.is_dataclass(hint):
-            fields |= {f"models.{f.name}.{s.name}": s for s in dataclasses.fields(hint)}
-        else:
-            fields[f"models.{f.name}"] = f
-    return fields
+    """Key path -> the dataclass field that holds it: nested dataclasses (and tuples of them)
+    are tables, Schedule's fields sit flat in [[models]]."""
+
+    def walk(owner: type, prefix: str) -> dict[str, dataclasses.Field[Any]]:
+        out: dict[str, dataclasses.Field[Any]] = {}
+        hints = typing.get_type_hints(owner)
+        for f in dataclasses.fields(owner):
+            hint, args = hints[f.name], typing.get_args(hints[f.name])
+            inner = args[0] if typing.get_origin(hint) is tuple and args else None
+            if f.name in ("models", "source"):  # the array walked below; the loader's own
+                continue
+            if hint is Schedule:
+                out |= walk(Schedule, prefix)
+            elif dataclasses.is_dataclass(hint) and hint is not SourceConfig:  # a value
+                out |= walk(hint, f"{prefix}{f.name}.")
+            elif inner is not None and dataclasses.is_dataclass(inner):
+                out |= walk(inner, f"{prefix}{f.name}.")
+            else:
+                out[f"{prefix}{f.name}"] = f
+        return out
+
+    return walk(Config, "") | walk(ModelConfig, "models.")
 
 
 def _default(field: dataclasses.Field[Any]) -> Any:
@@ -75,44 +76,41 @@ def _default(field: dataclasses.Field[Any]) -> Any:
     return dataclasses.MISSING
 
 
-def _as_loaded(documented: Any, default: Any) -> Any:
-    """The documented TOML value as the loader would hold it, given the field's default."""
-    if isinstance(default, timedelta):
-        return timedelta(0) if documented == 0 else parse_duration(documented)
-    if isinstance(default, tuple) and isinstance(documented, list):
-        return tuple(documented)
-    if isinstance(default, float) and type(documented) is int:
-        return float(documented)
-    return documented
+def test_every_key_has_a_row() -> None:
+    """Each key of the key table has a row in the configuration reference, and only those."""
+    assert set(documented()) == set(KEYS)
 
 
-def _expected(key: str, cell: str, field: dataclasses.Field[Any]) -> Any:
-    if key in PROSE:
-        return PROSE[key]
-    if cell == "required":
-        return dataclasses.MISSING
-    if cell.startswith("unset"):
-        return None
-    literal = re.match(r"`([^`]+)`", cell)
-    assert literal, f"{key}: cannot read the default {cell!r}; write a TOML value in backticks"
-    documented = tomllib.loads(f"v = {literal[1]}")["v"]
-    return _as_loaded(documented, _default(field))
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_the_documented_type_and_default_are_the_key_tables(key: str) -> None:
+    """The type and default cells say exactly what the key table says."""
+    type_cell, default_cell = documented()[key]
+    assert (type_cell, default_cell) == (KEYS[key].type, KEYS[key].cell)
 
 
-def test_every_key_has_a_row_with_a_default() -> None:
-    """Each key the loader reads has a row in the configuration reference, and only those."""
-    assert set(documented_defaults()) == set(code_fields())
+def test_every_dataclass_field_is_a_key_of_the_table() -> None:
+    """A field added to a config dataclass without a key-table entry (or the reverse) fails."""
+    assert set(code_fields()) == set(KEYS)
 
 
-@pytest.mark.parametrize("key", sorted(documented_defaults()))
-def test_the_documented_default_is_the_code_default(key: str) -> None:
-    """The default column says what the dataclass holds when the key is left out."""
-    field = code_fields()[key]
-    expected = _expected(key, documented_defaults()[key], field)
-    if expected == "derived":
-        assert _default(field) is dataclasses.MISSING  # computed by the loader, not a constant
-        return
-    assert _default(field) == expected, f"README says {documented_defaults()[key]!r}"
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_the_dataclass_default_is_the_key_tables(key: str) -> None:
+    """What the dataclass holds when the key is left out is the table's default, as loaded."""
+    spec, held = KEYS[key], _default(code_fields()[key])
+    if spec.default is REQUIRED or key == "artifacts":  # artifacts: beside registry, by the loader
+        assert held is dataclasses.MISSING
+    elif spec.default is DERIVED:
+        assert key == "daemon.workers" and held == default_workers()
+    else:
+        assert held == spec.loaded and type(held) is type(spec.loaded)
+
+
+def test_the_reference_check_sees_a_wrong_default() -> None:
+    """The checker itself: the row the README once had (alpha 0.1) would not pass."""
+    assert KEYS["models.drift.alpha"].cell == "`0.05`"
+    assert KEYS["models.data.features"].cell.startswith("every column")
+    assert KEYS["models.policy.max_age"].cell == "unset"
+    assert KEYS["models.data.window"].cell == "required"
 
 
 def _slug(heading: str) -> str:

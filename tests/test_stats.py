@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import warnings
 
 import numpy as np
@@ -13,6 +15,7 @@ from scipy.spatial.distance import jensenshannon
 from driftd import stats
 from driftd.domain import FeatureKind
 from driftd.errors import StatsError
+from driftd.stats import chernoff
 
 TOL = 1e-9
 
@@ -140,6 +143,67 @@ def test_chi2_sparse_table_uses_seeded_monte_carlo() -> None:
     quiet = stats.chi2([30, 2, 1, 1, 1], [25, 2, 2, 0, 1], seed=3).p_value
     assert quiet is not None and quiet > 0.2
     assert 20 / quiet == pytest.approx(round(20 / quiet))  # stopped early after 20 hits
+
+
+def _exact_tail(colors: list[int], n: int) -> list[tuple[float, float]]:
+    """Every row of ``n`` draws without replacement from ``colors``: (sum d^2 / c, probability)."""
+    total = special.comb(sum(colors), n, exact=True)
+    rows = []
+    for d in itertools.product(*(range(c + 1) for c in colors)):
+        if sum(d) == n:
+            pairs = list(zip(colors, d, strict=True))
+            weight = math.prod(special.comb(c, x, exact=True) for c, x in pairs)
+            rows.append((sum(x * x / c for c, x in pairs), weight / total))
+    return rows
+
+
+def test_chernoff_bound_is_never_below_the_exact_p_value() -> None:
+    """On small 2 x K tables, enumerated exactly, the bound is at least the exact conditional
+    p-value at every attainable statistic (it is a valid p-value), and within a factor of a
+    few hundred of it in the tail (so far-tail tables get a usable value)."""
+    rng = np.random.default_rng(4)
+    ratios = []
+    for _ in range(25):
+        colors = rng.integers(1, 7, size=int(rng.integers(2, 6))).tolist()
+        n = int(rng.integers(1, sum(colors)))
+        rows = _exact_tail(colors, n)
+        for s, _ in rows:
+            exact = sum(p for t, p in rows if t >= s * (1 - 1e-9))
+            bound = math.exp(chernoff.log_p_bound(np.array(colors), n, s * (1 - 1e-9)))
+            assert bound >= exact * (1 - 1e-9)
+            if exact < 0.01:
+                ratios.append(bound / exact)
+    assert ratios and max(ratios) < 1000
+
+
+def test_a_far_tail_sparse_table_gets_the_bound_not_2000_tables() -> None:
+    """A drifted 1,000-level column of 2 x 10,000 rows (sparse: many expected counts below 5)
+    gets the Chernoff bound as its p-value, below the Monte Carlo floor 1/2001; 2,000 random
+    tables confirm that none is as extreme."""
+    rng = np.random.default_rng(5)
+    w = 1 / np.arange(1, 1001) ** 0.8
+    p = w / w.sum()
+    ref = rng.multinomial(10_000, p)
+    live = rng.multinomial(10_000, 0.8 * p + 0.2 * p[::-1])
+    result = stats.chi2(ref, live)
+    assert result.p_value is not None and result.p_value < 1 / 2001
+    keep = (ref + live) > 0
+    colors, row = (ref + live)[keep], live[keep]
+    observed = float((row.astype(float) ** 2) @ (1 / colors)) * (1 - 1e-9)
+    bound = math.exp(chernoff.log_p_bound(colors, int(row.sum()), observed))
+    assert result.p_value == pytest.approx(bound, rel=1e-12)
+    drawn = rng.multivariate_hypergeometric(colors, int(row.sum()), size=2000)
+    assert ((drawn.astype(float) ** 2) @ (1 / colors) >= observed).sum() == 0
+
+
+@pytest.mark.parametrize("n", [6, 1000, 10_000])
+def test_ks_of_equal_sizes_matches_scipy_exact_to_relative_precision(n: int) -> None:
+    """Equal sizes take the vectorised exact p-value: ks_2samp's statistic and p-value to
+    1e-12 relative, tiny p-values included."""
+    for x, y in _pairs(3, (n, n)):
+        ours, ref = stats.ks(x, y), sps.ks_2samp(x, y)
+        assert ours.statistic == pytest.approx(ref.statistic, rel=1e-12, abs=1e-15)
+        assert ours.p_value == pytest.approx(ref.pvalue, rel=1e-12, abs=1e-300)
 
 
 def test_chi2_sparse_p_values_are_calibrated() -> None:

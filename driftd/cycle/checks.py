@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftd import extras, sources, trainer
+from driftd import evaluate, extras, sources, trainer
 from driftd.config import ModelConfig
 from driftd.cycle.data import Reference, champion_holdout, labelled, load_champion
+from driftd.errors import DriftdError
 from driftd.registry.store import Registry
 
 if TYPE_CHECKING:
@@ -82,3 +84,86 @@ def extra_history(
     """The last ``hysteresis_n`` breaches of one extra check against this reference."""
     n = model.drift.hysteresis_n
     return tuple(registry.recent_extra_breaches(model.name, n, scope, reference_sha256))
+
+
+@dataclass(frozen=True, slots=True)
+class RealisedSpread:
+    """The realised-performance threshold in effect for one check, and what it rests on.
+
+    ``threshold`` is ``policy.performance_drop`` or, where the champion's metric on past windows
+    moves more than that under normal operation, the ``drift.background_quantile`` of those
+    movements (None: realised performance is off).
+    """
+
+    threshold: float | None
+    windows: int = 0  # past windows the champion was scored on
+    spread: float | None = None  # the quantile of the movements, before the floor
+    note: str = ""
+
+
+def realised_spread(
+    model: ModelConfig, champion: dict[str, Any] | None, features: list[str], now: datetime
+) -> RealisedSpread:
+    """How far the champion's realised metric normally falls between two windows.
+
+    The champion (its registry row; None: nothing to judge) is scored on each of the
+    ``drift.background_windows`` windows of ``data.window`` before the performance window that
+    have ``promotion.min_holdout`` labelled rows. The realised drop compares one window's
+    metric with another's (the holdout value the champion was promoted on), so its normal
+    variation is that of the differences ``m_a - m_b`` over every ordered pair of past windows;
+    their ``drift.background_quantile`` (taken downwards, as for drift effects) is the spread.
+    The threshold is the larger of it and ``performance_drop``: the metric must fall further
+    than it normally moves, and further than matters at all. With fewer than
+    ``drift.background_min_windows`` scorable windows, or with ``drift.baseline = "fixed"``,
+    the fixed drop stays, and the note says so.
+    """
+    import numpy as np
+
+    fixed = model.policy.performance_drop
+    data, drift = model.data, model.drift
+    if fixed is None or champion is None:
+        return RealisedSpread(fixed)
+    if drift.baseline == "fixed":
+        return RealisedSpread(fixed, note="fixed performance_drop: drift.baseline = fixed")
+    end = now - data.label_delay - data.window  # the performance window's start
+    start = end - drift.background_windows * data.window
+    try:
+        rows = labelled(model, start, end)
+        fitted = load_champion(model, champion)
+    except DriftdError as exc:  # extras reports the same failure on its own row
+        return RealisedSpread(fixed, note=f"fixed performance_drop: {exc}")
+    values: list[float] = []
+    for i in range(drift.background_windows):
+        hi = end - i * data.window
+        part = sources.window(rows, data.timestamp, hi - data.window, hi)
+        if len(part) < model.promotion.min_holdout:
+            continue
+        scorer = model.promotion.scorer
+        try:
+            got = evaluate.score(fitted, part[features], part[data.target], [scorer])
+        except DriftdError:
+            continue  # one class only in that window, say: not a measurement
+        value = got[scorer]
+        if np.isfinite(value):
+            values.append(float(value))
+    need = drift.background_min_windows
+    if len(values) < need:
+        note = f"fixed performance_drop: {len(values)} scorable past window(s) < {need}"
+        return RealisedSpread(fixed, len(values), note=note)
+    m = np.asarray(values)
+    diffs = (m[:, None] - m[None, :])[~np.eye(len(m), dtype=bool)]
+    spread = float(np.quantile(diffs, drift.background_quantile, method="lower"))
+    threshold = max(fixed, spread)
+    note = (
+        f"performance threshold {threshold:.3g}: the {drift.background_quantile:g} quantile of "
+        f"the champion's {model.promotion.scorer} moves over {len(values)} past windows is "
+        f"{spread:.3g} (performance_drop {fixed:g})"
+    )
+    return RealisedSpread(threshold, len(values), spread, note)
+
+
+def with_threshold(model: ModelConfig, spread: RealisedSpread) -> ModelConfig:
+    """``model`` with the performance threshold in effect for this check."""
+    if spread.threshold is None or spread.threshold == model.policy.performance_drop:
+        return model
+    return replace(model, policy=replace(model.policy, performance_drop=spread.threshold))

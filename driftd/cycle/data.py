@@ -166,7 +166,12 @@ def labelled(model: ModelConfig, start: datetime | None, end: datetime) -> pd.Da
     """The rows of ``data.labelled`` (default ``data.live``) in (start, end] that have a label."""
     data = model.data
     source = data.labelled or data.live
-    frame = sources.read(source, timestamp=data.timestamp, label="labelled data")
+    if data.engine == "dask":  # a partitioned source: only the window comes into memory
+        from driftd.dask.engine import read_window
+
+        frame = read_window(source.path, data.timestamp, start, end, "labelled data")
+    else:
+        frame = sources.read(source, timestamp=data.timestamp, label="labelled data")
     sources.require_columns(frame, [data.target], f"labelled data {source.path}")
     frame = sources.window(frame, data.timestamp, start, end)
     return frame[frame[data.target].notna()]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from driftd import detect, extras, policy, sources
+from driftd.champion.change import after_commit
 from driftd.config import Config, ModelConfig
 from driftd.cycle.baseline import baseline, horizon, time_ordered
 from driftd.cycle.cache import SummaryCache
-from driftd.cycle.checks import extra_history, extra_inputs
-from driftd.cycle.data import features_of, load_reference, training_data
+from driftd.cycle.checks import extra_history, extra_inputs, realised_spread, with_threshold
+from driftd.cycle.data import Reference, features_of, load_reference, training_data
 from driftd.cycle.impact import champion_weights
 from driftd.cycle.result import CycleResult
 from driftd.cycle.spec import spec
@@ -22,6 +23,7 @@ from driftd.domain import Action, DriftReport, FeatureState, Verdict
 from driftd.log import event
 from driftd.registry import queries
 from driftd.registry.store import Registry
+from driftd.report.summarize import summarize as summarize_data
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,6 +45,13 @@ def steps(
     champion = queries.champion(cfg.registry, model.name)
     status(f"checking {model.name}")
     reference = load_reference(model, champion)
+    if data.engine == "dask":  # the live window counted per partition; dask imported only here
+        from driftd.dask.cycle import check
+
+        done = check(cfg, model, registry, now, run_id, cache, champion, reference)
+        if isinstance(done, CycleResult):
+            return done
+        return act(cfg, model, registry, now, run_id, status, stop, done)
     # Read once: the live window and the past windows of the background come from these rows.
     source_rows = sources.read(data.live, timestamp=data.timestamp, label="live window")
     live = sources.nonempty_window(
@@ -89,11 +98,20 @@ def steps(
     extra = extras.Outcome()
     if report.verdict is not Verdict.INVALID:
         needs = extra_inputs(model, champion, reference, live, features, now)
-        extra = extras.run(model, needs, cache.get, seed=run_id, estimators=cache.other)
+        # Realised performance judged against how much the champion's metric normally moves.
+        spread = realised_spread(model, champion, features, now)
+        judged = with_threshold(model, spread)
+        extra = extras.run(judged, needs, cache.get, seed=run_id, estimators=cache.other)
         report = replace(report, extra=extra.rows)
     breached = report.verdict is Verdict.DRIFT
     registry.record_check(
-        run_id, model.name, report, breached=breached, reference_sha256=reference.sha256
+        run_id,
+        model.name,
+        report,
+        breached=breached,
+        reference_sha256=reference.sha256,
+        # What `driftd report` plots for this check; bounded, whatever the window's size.
+        summaries=summarize_data(reference.frame[features], live[features], kinds),
     )
     event(
         "check",
@@ -109,7 +127,36 @@ def steps(
     if report.verdict is Verdict.INVALID and champion is not None:
         # Garbage in must not retrain: an invalid window is a failed run, nothing else.
         return CycleResult(run_id, model.name, "failed", report, error=report.reason)
+    checked = Checked(champion, reference, features, report, extra, run_status)
+    return act(cfg, model, registry, now, run_id, status, stop, checked)
 
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What a cycle's check leaves for the rest of it (the in-memory check or the dask one)."""
+
+    champion: dict[str, Any] | None
+    reference: Reference
+    features: list[str]
+    report: DriftReport
+    extra: extras.Outcome
+    run_status: str
+
+
+def act(
+    cfg: Config,
+    model: ModelConfig,
+    registry: Registry,
+    now: datetime,
+    run_id: int,
+    status: Callable[[str], None],
+    stop: threading.Event | None,
+    checked: Checked,
+) -> CycleResult:
+    """After the check: weigh the triggers, maybe train, evaluate, decide."""
+    data = model.data
+    champion, reference, features = checked.champion, checked.reference, checked.features
+    report, extra, run_status = checked.report, checked.extra, checked.run_status
     unpaid, last_training = queries.unpaid_trainings(cfg.registry, model.name, now)
     history = policy.History(
         breaches=tuple(
@@ -206,6 +253,9 @@ def steps(
         action=decision.action,
         reason=decision.reason,
     )
+    if decision.action.moves_pointer:
+        # Committed: now CHAMPION.json, then promotion.on_champion_change (never raises).
+        after_commit(cfg, model.name, registry)
     return CycleResult(
         run_id, model.name, run_status, report, retrain.reason, version_id, evaluation, decision
     )

@@ -57,6 +57,7 @@ def train(
             log_dir=log_dir,
             timestamp=model.data.timestamp,
             access=access,
+            scheduler=cfg.dask.scheduler,
         )
     except DriftdError as exc:
         error = str(exc).splitlines()[0]

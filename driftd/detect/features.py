@@ -8,6 +8,7 @@ missing-rate drift instead of poisoning the statistics). Tests see only the rema
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,13 +22,12 @@ from driftd.detect import thresholds
 from driftd.detect.summary import (
     ColumnSummary,
     ReferenceSummary,
-    categorical_tau,
-    category_counts,
+    categorical_column,
     numeric_tau,
     numeric_values,
 )
 from driftd.domain import FeatureKind, FeatureState, StatResult
-from driftd.errors import StatsError
+from driftd.errors import DataError, StatsError
 
 IntArray = npt.NDArray[np.int64]
 
@@ -48,6 +48,36 @@ def binnable(cfg: DriftConfig) -> bool:
         and cfg.numeric_effect in BINNED_EFFECTS
         and cfg.numeric_threshold != "auto"
     )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Counted:
+    """A live column already counted, per partition then summed (:mod:`driftd.dask`): the
+    reference's buckets for a binned numeric column, category counts for a categorical one."""
+
+    binned: stats.BinnedSample | None = None
+    categories: pd.Index | None = None
+    counts: IntArray | None = None
+    n_missing: int = 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CountedWindow:
+    """A live window counted per partition: its rows and each column's :class:`Counted`;
+    :func:`driftd.detect.detect` takes it in place of the frame."""
+
+    n_rows: int
+    counted: Mapping[str, Counted]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.counted)
+
+    def __getitem__(self, name: str) -> Counted:
+        return self.counted[name]
+
+    def __len__(self) -> int:
+        return self.n_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +104,7 @@ class Evaluation:
 def evaluate(
     summary: ReferenceSummary,
     column: ColumnSummary,
-    live: pd.Series,
+    live: pd.Series | Counted,
     cfg: DriftConfig,
     seed: int,
     floor: float | None = None,
@@ -82,19 +112,25 @@ def evaluate(
 ) -> Evaluation:
     """Test one live column against its reference summary. ``floor`` raises the effect
     threshold (the normal variation learnt by :mod:`driftd.detect.background`); ``ordered``
-    says the live rows are in time order (their autocorrelation then deflates the p-value)."""
+    says the live rows are in time order (their autocorrelation then deflates the p-value).
+    A :class:`Counted` column has no rows left to measure autocorrelation on: tau is 1."""
     numeric = column.kind is FeatureKind.NUMERIC
+    pre, series = (live, None) if isinstance(live, Counted) else (None, live)
     notes: list[str] = []
     ref: stats.NumericReference | stats.BinnedReference | IntArray | None = column.numeric
     cur: stats.Sample | stats.BinnedSample | IntArray | None = None
     new_mass = 0.0
     identifier: str | None = None
     if numeric:
-        values = numeric_values(live, column.name)
-        tau_live = numeric_tau(values) if cfg.dependence and ordered else 1.0
+        values = np.zeros(0) if series is None else numeric_values(series, column.name)
+        tau_live = numeric_tau(values) if cfg.dependence and ordered and pre is None else 1.0
     if numeric and column.binned is not None:
         ref = column.binned
-        counted = stats.BinnedSample.build(column.binned, values)
+        counted = (
+            stats.BinnedSample.build(column.binned, values)
+            if pre is None
+            else _binned_counted(column, pre)
+        )
         n_nan, n_inf, n_finite = counted.n_nan, counted.n_inf, counted.n
         cur = counted if n_finite else None
     elif numeric:
@@ -107,13 +143,17 @@ def evaluate(
             notes.append(f"{n_inf} infinite live value(s) counted as missing")
         n_live_missing, n_live_usable = n_nan + n_inf, n_finite
     else:
-        categories, live_counts, n_live_missing = category_counts(live)
+        dependent = cfg.dependence and ordered and series is not None
+        categories, live_counts, n_live_missing, tau_live = (
+            categorical_column(series, dependent)  # one pass: counts and the tail's codes
+            if series is not None
+            else (*_category_counted(column, pre), 1.0)
+        )
         n_live_usable = int(live_counts.sum())
         ref, cur, new_mass = _align(column, categories, live_counts)
         if new_mass > 0:
             notes.append(f"{new_mass:.1%} of live values in categories new to the reference")
         identifier = _identifier(column)
-        tau_live = categorical_tau(live) if cfg.dependence and ordered else 1.0
     live_rows = n_live_missing + n_live_usable
     base = Evaluation(
         feature=column.name,
@@ -167,6 +207,18 @@ def evaluate(
         nan = (f"{' and '.join(bad)} came out NaN or infinite", *notes)
         return replace(base, test=test, fallback=FeatureState.INVALID, notes=nan)
     return replace(base, test=test, result=result, effect=size, threshold=limit, notes=tuple(notes))
+
+
+def _binned_counted(column: ColumnSummary, pre: Counted | None) -> stats.BinnedSample:
+    if pre is None or pre.binned is None:
+        raise DataError(f"column {column.name!r}: the counted live window has no bucket counts")
+    return pre.binned
+
+
+def _category_counted(column: ColumnSummary, pre: Counted | None) -> tuple[pd.Index, IntArray, int]:
+    if pre is None or pre.categories is None or pre.counts is None:
+        raise DataError(f"column {column.name!r}: the counted live window has no category counts")
+    return pre.categories, pre.counts, pre.n_missing
 
 
 IDENTIFIER_MIN_ROWS = 50

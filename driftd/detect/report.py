@@ -10,7 +10,7 @@ from driftd import stats
 from driftd.config import BASELINES, DECISIONS, TEST_KEYS, DriftConfig
 from driftd.detect import verdict
 from driftd.detect.background import Background
-from driftd.detect.features import Evaluation, binnable, evaluate
+from driftd.detect.features import CountedWindow, Evaluation, binnable, evaluate
 from driftd.detect.summary import ReferenceSummary, parallel_map, summarize
 from driftd.detect.verdict import SHOWN
 from driftd.domain import DriftReport, FeatureDrift, FeatureKind, FeatureState
@@ -19,7 +19,7 @@ from driftd.errors import ConfigError, DataError
 
 def detect(
     summary: ReferenceSummary,
-    live: pd.DataFrame,
+    live: pd.DataFrame | CountedWindow,
     cfg: DriftConfig,
     seed: int = 0,
     *,

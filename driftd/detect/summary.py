@@ -37,40 +37,20 @@ R = TypeVar("R")
 def infer_kinds(
     columns: Mapping[str, Any] | pd.DataFrame, categorical: Sequence[str] = ()
 ) -> dict[str, FeatureKind]:
-    """Kind of each column: listed ``categorical`` ones, and bool/string/object/category dtypes,
-    are categorical; other numbers are numeric. Dates and other dtypes are a DataError.
+    """Kind of each column by the shared rule of :func:`driftd.schema.infer` (the one the trainer
+    encodes by): listed ``categorical`` ones, and bool/string/object/category dtypes, are
+    categorical; other numbers are numeric. Dates and other dtypes are a DataError.
 
     >>> infer_kinds({"age": "int64", "plan": "object", "zip": "int64"}, categorical=["zip"])
     {'age': <FeatureKind.NUMERIC: 'numeric'>, 'plan': <FeatureKind.CATEGORICAL: 'categorical'>, \
 'zip': <FeatureKind.CATEGORICAL: 'categorical'>}
     """
-    dtypes = columns.dtypes.to_dict() if isinstance(columns, pd.DataFrame) else dict(columns)
-    listed = set(categorical)
-    kinds: dict[str, FeatureKind] = {}
-    for name, raw in dtypes.items():
-        try:
-            dtype = pd.api.types.pandas_dtype(raw)
-        except TypeError:
-            raise DataError(f"column {name!r}: unknown dtype {raw!r}") from None
-        if name in listed or _is_categorical_dtype(dtype):
-            kinds[str(name)] = FeatureKind.CATEGORICAL
-        elif pd.api.types.is_numeric_dtype(dtype):
-            kinds[str(name)] = FeatureKind.NUMERIC
-        else:
-            raise DataError(
-                f"column {name!r} has dtype {dtype}; list it in data.categorical, convert it "
-                "to numbers, or leave it out of data.features"
-            )
-    return kinds
+    from driftd import schema
 
-
-def _is_categorical_dtype(dtype: Any) -> bool:
-    return bool(
-        pd.api.types.is_bool_dtype(dtype)
-        or pd.api.types.is_object_dtype(dtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or isinstance(dtype, pd.CategoricalDtype)
-    )
+    return {
+        c.name: FeatureKind.CATEGORICAL if c.kind == schema.CATEGORICAL else FeatureKind.NUMERIC
+        for c in schema.infer(columns, categorical).columns
+    }
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -167,15 +147,9 @@ def _summarize_column(
         finite, n_nan, n_inf = stats.sorted_finite(values)
         ref = stats.NumericReference.from_sorted(finite, max_grid) if finite.size else None
         return ColumnSummary(name, kind, values.size, n_nan + n_inf, n_inf, numeric=ref, tau=tau)
-    categories, counts, n_missing = category_counts(column)
+    categories, counts, n_missing, tau = categorical_column(column, ordered)
     return ColumnSummary(
-        name,
-        kind,
-        len(column),
-        n_missing,
-        categories=categories,
-        counts=counts,
-        tau=categorical_tau(column) if ordered else 1.0,
+        name, kind, len(column), n_missing, categories=categories, counts=counts, tau=tau
     )
 
 
@@ -190,6 +164,32 @@ def categorical_tau(column: pd.Series) -> float:
     tail = column.iloc[-stats.dependence.MAX_ROWS :]
     codes, _ = pd.factorize(tail, use_na_sentinel=True)
     return stats.indicator_time(codes[codes >= 0])
+
+
+def categorical_column(
+    column: pd.Series, ordered: bool
+) -> tuple[pd.Index, npt.NDArray[np.int64], int, float]:
+    """:func:`category_counts` and, when ``ordered``, :func:`categorical_tau`, from one pass
+    over the values: a categorical's codes, or the codes of one ``pd.factorize`` of plain
+    Python strings (hashing a million strings is the cost of such a column; a second hashing
+    for the tail's autocorrelation is not needed)."""
+    array = column.array
+    if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            codes = np.asarray(array.codes)
+            categories, counts, n_missing = _code_counts(array)
+        else:
+            codes, uniques = pd.factorize(column, use_na_sentinel=True)
+            seen = codes[codes >= 0]
+            n_missing = codes.size - seen.size
+            counts = np.bincount(seen, minlength=len(uniques)).astype(np.int64, copy=False)
+            categories = pd.Index(uniques)
+        if not ordered:
+            return categories, counts, n_missing, 1.0
+        tail = codes[-stats.dependence.MAX_ROWS :]
+        return categories, counts, n_missing, stats.indicator_time(tail[tail >= 0])
+    categories, counts, n_missing = category_counts(column)
+    return categories, counts, n_missing, categorical_tau(column) if ordered else 1.0
 
 
 def numeric_values(column: pd.Series, name: str) -> npt.NDArray[np.float64]:

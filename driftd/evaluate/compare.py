@@ -182,7 +182,7 @@ def _delong_p(
 
 def _binary_score(cached: CachedModel) -> np.ndarray:
     # The roc_auc scorer's own order: decision_function first, then predict_proba's last column.
-    if hasattr(cached, "decision_function"):
+    if cached.has("decision_function"):
         out = cached.outputs("decision_function")
         if out.ndim == 1:
             return out

@@ -38,17 +38,17 @@ def fast_metric(name: str, cached: CachedModel, y: np.ndarray) -> ChunkMetric | 
 
 
 def _build(name: str, cached: CachedModel, y: np.ndarray) -> ChunkMetric | None:
-    if name == "accuracy" and hasattr(cached, "predict"):
+    if name == "accuracy" and cached.has("predict"):
         return _means((cached.outputs("predict") == y).astype(float))
     if name in ("neg_mean_squared_error", "neg_mean_absolute_error"):
-        if not hasattr(cached, "predict") or y.dtype.kind not in "iufb":
+        if not cached.has("predict") or y.dtype.kind not in "iufb":
             return None
         err = cached.outputs("predict").astype(float) - y.astype(float)
         return _means(-(err**2) if name == "neg_mean_squared_error" else -np.abs(err))
     if name in ("f1", "precision", "recall"):
         return _confusion_metric(name, cached, y)
-    classes = np.asarray(getattr(cached, "classes_", []))
-    if name in ("neg_log_loss", "neg_brier_score") and hasattr(cached, "predict_proba"):
+    classes = np.asarray(cached.classes if cached.classes is not None else [])
+    if name in ("neg_log_loss", "neg_brier_score") and cached.has("predict_proba"):
         proba = cached.outputs("predict_proba")
         if proba.ndim != 2 or proba.shape[1] != len(classes) or not set(y) <= set(classes):
             return None
@@ -65,9 +65,9 @@ def _build(name: str, cached: CachedModel, y: np.ndarray) -> ChunkMetric | None:
         labels = np.unique(y)
         if len(labels) != 2:
             return None
-        if hasattr(cached, "decision_function") and cached.outputs("decision_function").ndim == 1:
+        if cached.has("decision_function") and cached.outputs("decision_function").ndim == 1:
             score = cached.outputs("decision_function")
-        elif hasattr(cached, "predict_proba"):
+        elif cached.has("predict_proba"):
             score = cached.outputs("predict_proba")[:, -1]
         else:
             return None
@@ -92,7 +92,7 @@ def _counts(chunk: np.ndarray) -> np.ndarray:
 
 
 def _confusion_metric(name: str, cached: CachedModel, y: np.ndarray) -> ChunkMetric | None:
-    if not hasattr(cached, "predict") or not set(np.unique(y).tolist()) <= {0, 1}:
+    if not cached.has("predict") or not set(np.unique(y).tolist()) <= {0, 1}:
         return None
     pred = cached.outputs("predict")
     if not set(np.unique(pred).tolist()) <= {0, 1}:

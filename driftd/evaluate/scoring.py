@@ -1,10 +1,10 @@
-"""Scoring with scikit-learn scorers on outputs computed once per model.
+"""Scoring by scikit-learn scorer names on outputs computed once per model.
 
-:class:`CachedModel` stands in for a fitted model when a scorer is called: its ``X`` is an array
-of holdout row indices, and ``predict`` / ``predict_proba`` / ``decision_function`` return the
-rows of the model's output on the whole holdout, computed on first use. A scorer then runs its
-usual code (the same response method, positive-label handling and score function as when
-called on the model itself) for each bootstrap resample without predicting again.
+:class:`CachedModel` holds a model and one holdout; each of ``predict`` / ``predict_proba`` /
+``decision_function`` runs once on the whole holdout, and a metric
+(:class:`~driftd.evaluate.metric.Metric`, the scorer's metric function applied to predictions)
+is then computed on any resample of the rows without predicting again. Nothing here asks
+scikit-learn about the model itself, so any object with ``predict`` can be scored.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import difflib
 import pickle
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from driftd.errors import EvaluationError
+from driftd.evaluate.metric import Metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,26 +49,20 @@ def check_scorer(name: str) -> str | None:
 
 
 class CachedModel:
-    """A fitted model's outputs on one holdout, served by row index to scikit-learn scorers."""
+    """A fitted model's outputs on one holdout, each method computed once."""
 
     def __init__(self, model: Any, x: pd.DataFrame, who: str) -> None:
         self.model = model
         self.x = x
         self.who = who
         self.cache: dict[str, np.ndarray] = {}
-        if hasattr(model, "classes_"):
-            self.classes_ = model.classes_
-        for method in _METHODS:
-            if callable(getattr(model, method, None)):
-                setattr(self, method, self._server(method))
+        self.responses: dict[str, np.ndarray] = {}
+        classes = getattr(model, "classes_", None)
+        self.classes: np.ndarray | None = None if classes is None else np.asarray(classes)
+        self.methods = tuple(m for m in _METHODS if callable(getattr(model, m, None)))
 
-    def _server(self, method: str) -> Callable[[np.ndarray], np.ndarray]:
-        def serve(rows: np.ndarray) -> np.ndarray:
-            served: np.ndarray = self.outputs(method)[rows]
-            return served
-
-        serve.__name__ = method  # scikit-learn dispatches on the method's name
-        return serve
+    def has(self, method: str) -> bool:
+        return method in self.methods
 
     def outputs(self, method: str) -> np.ndarray:
         """The model's ``method`` on the whole holdout, computed once."""
@@ -78,37 +73,46 @@ class CachedModel:
                 raise EvaluationError(
                     f"the {self.who} failed in {method} on the holdout: {_one_line(exc)}"
                 ) from None
+            if self.cache[method].shape[:1] != (len(self.x),):
+                raise EvaluationError(
+                    f"the {self.who}'s {method} returned shape {self.cache[method].shape} "
+                    f"for {len(self.x)} holdout rows"
+                )
         return self.cache[method]
 
-    def __sklearn_tags__(self) -> Any:
-        from sklearn.utils import get_tags
+    def response(self, metric: Metric, y: np.ndarray) -> np.ndarray:
+        """``metric``'s ``y_pred`` on the whole holdout (``y`` is the holdout's labels)."""
+        if metric.name not in self.responses:
+            self.responses[metric.name] = metric.response(
+                self.outputs, self.methods, self.classes, y
+            )
+        return self.responses[metric.name]
 
-        return get_tags(self.model)
 
-
-def scorer_value(scorer: Any, cached: CachedModel, rows: np.ndarray, y: np.ndarray) -> float:
-    """One scorer on ``rows`` of the holdout, with scikit-learn's warnings silenced."""
+def scorer_value(metric: Metric, cached: CachedModel, rows: np.ndarray, y: np.ndarray) -> float:
+    """One metric on ``rows`` of the holdout, with scikit-learn's warnings silenced."""
+    y_pred = cached.response(metric, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(scorer(cached, rows, y[rows]))
+        return metric.value(y[rows], y_pred[rows])
 
 
-def resample_value(scorer: Any, cached: CachedModel, rows: np.ndarray, y: np.ndarray) -> float:
+def resample_value(metric: Metric, cached: CachedModel, rows: np.ndarray, y: np.ndarray) -> float:
     """:func:`scorer_value` on a bootstrap resample: NaN where the metric is undefined there."""
     try:
-        return scorer_value(scorer, cached, rows, y)
+        return scorer_value(metric, cached, rows, y)
     except EvaluationError:
         raise
     except (ValueError, ZeroDivisionError, IndexError):
         return float("nan")
 
 
-def full_score(name: str, scorer: Any, cached: CachedModel, y: np.ndarray) -> float:
+def full_score(name: str, metric: Metric, cached: CachedModel, y: np.ndarray) -> float:
     """The metric on the whole holdout; EvaluationError in one line when it cannot be had."""
     rows = np.arange(len(y))
     why = ""
     try:
-        value = scorer_value(scorer, cached, rows, y)
+        value = scorer_value(metric, cached, rows, y)
     except EvaluationError:
         raise
     except Exception as exc:
@@ -124,13 +128,12 @@ def full_score(name: str, scorer: Any, cached: CachedModel, y: np.ndarray) -> fl
     raise EvaluationError(f"{name}: cannot score the {cached.who}: {why or f'value is {value}'}")
 
 
-def get_scorer(name: str) -> Any:
-    from sklearn.metrics import get_scorer as sk_get_scorer
-
+def get_scorer(name: str) -> Metric:
+    """The metric behind a scikit-learn scorer name; EvaluationError for an unknown name."""
     problem = check_scorer(name)
     if problem:
         raise EvaluationError(problem)
-    return sk_get_scorer(name)
+    return Metric.named(name)
 
 
 def latency_ms_per_1k(model: Any, x: pd.DataFrame, repeats: int = 3) -> float:

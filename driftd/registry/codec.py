@@ -27,7 +27,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path, PurePath
 from typing import Any
 
-from driftd.errors import RegistryCorruptError, RegistryError, SchemaTooNewError
+from driftd.errors import (
+    RegistryBusyError,
+    RegistryCorruptError,
+    RegistryError,
+    SchemaTooNewError,
+)
 from driftd.registry.schema import APPLICATION_ID, SCHEMA_VERSION
 
 GENESIS_HASH = "0" * 64
@@ -140,7 +145,9 @@ def translate(exc: sqlite3.Error, path: Path) -> RegistryError:
     if is_corrupt(exc):
         return RegistryCorruptError(f"{path}: corrupt registry ({first})")
     if is_busy(exc):
-        return RegistryError(
+        # Only another process can hold it that long: this process's writers queue in
+        # connection.Pool before they ask SQLite.
+        return RegistryBusyError(
             f"{path}: database is locked: another process held a write transaction too long"
         )
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF

@@ -234,6 +234,14 @@ def _model_status(c: sqlite3.Connection, name: str, now: datetime) -> dict[str, 
         },
         "last_run": row_dict(run),
         "retrains_today": int(retrains),
+        # The last run of promotion.on_champion_change (None: never ran); status shows a failure.
+        "last_hook": row_dict(
+            c.execute(
+                "SELECT version_id, decision_id, argv, started_at, finished_at, status, "
+                "exit_code, output FROM champion_hooks WHERE model = ? ORDER BY id DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        ),
     }
 
 

@@ -328,10 +328,75 @@ CREATE TABLE importances (
 );
 """
 
+# Every notification delivery's outcome (driftd.alerts): one row per event and target, written
+# after the last attempt. `target` is a description without secrets (a URL without its query
+# string or user info, or a command's program); headers are never stored. No references to
+# runs or decisions: a delivery may concern no run (daemon_stop) and must not be lost to one.
+_DELIVERIES = """
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event TEXT NOT NULL,
+    model TEXT,
+    run_id INTEGER,
+    decision_id INTEGER,
+    event_at TEXT,
+    target TEXT NOT NULL,
+    attempts INTEGER NOT NULL CHECK (attempts >= 0),
+    ok INTEGER NOT NULL CHECK (ok IN (0, 1)),
+    error TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX deliveries_failed ON deliveries(id) WHERE ok = 0;
+"""
+
+# A compact picture of each check's data for `driftd report`: per feature, both sides (reference
+# and live) as a histogram on shared edges (numbers, <= 64 bins, plus quantiles) or the top
+# levels and an "other" mass (categories, <= 30 levels). Its size does not grow with the rows,
+# so plots can be drawn for any past check without the data (driftd.report.summarize).
+_CHECK_SUMMARIES = """
+CREATE TABLE check_summaries (
+    check_id INTEGER NOT NULL REFERENCES checks(id),
+    feature TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('numeric', 'categorical')),
+    summary TEXT NOT NULL CHECK (json_valid(summary)),
+    PRIMARY KEY (check_id, feature)
+);
+"""
+
+# Every run of `models.promotion.on_champion_change` (driftd.champion.hooks), written after the
+# decision committed: status ok, failed (non-zero exit), timeout or error (could not start), and
+# the tail of its output. `driftd status` shows the model's last one when it did not succeed.
+_CHAMPION_HOOKS = """
+CREATE TABLE champion_hooks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model TEXT NOT NULL REFERENCES models(name),
+    version_id TEXT NOT NULL REFERENCES versions(id),
+    decision_id INTEGER NOT NULL REFERENCES decisions(id),
+    argv TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'timeout', 'error')),
+    exit_code INTEGER,
+    output TEXT NOT NULL
+);
+CREATE INDEX champion_hooks_model ON champion_hooks(model, id);
+"""
+
+# `driftd status` reads each model's last run with an error. Through runs_model that scans
+# every run of a model that never failed: 0.93 s of status' 0.98 s with 200 models and 100,000
+# runs; 0.05 s in all with this index (bench/registry_scale.py).
+_FAILED_RUNS = """
+CREATE INDEX runs_failed ON runs(model, id) WHERE error IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_importance", _IMPORTANCE),
     Migration("0003_clock", _CLOCK, rebuild=_WIDER_VERDICTS),
+    Migration("0004_check_summaries", _CHECK_SUMMARIES),
+    Migration("0005_deliveries", _DELIVERIES),
+    Migration("0006_champion_hooks", _CHAMPION_HOOKS),
+    Migration("0007_failed_runs_index", _FAILED_RUNS),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -348,4 +413,7 @@ TABLES = (
     "champion_history",
     "heartbeat",
     "importances",
+    "check_summaries",
+    "deliveries",
+    "champion_hooks",
 )

@@ -187,8 +187,10 @@ class Registry:
         *,
         breached: bool,
         reference_sha256: str,
+        summaries: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> int:
-        """The check row and one row per feature (and per extra check), in one transaction."""
+        """The check row, one row per feature (and per extra check) and the per-feature data
+        ``summaries`` (:func:`driftd.report.summarize.summarize`), in one transaction."""
         row = rows.check_row(run_id, model, report, breached, reference_sha256)
         with self._pool.transaction() as c:
             require_run(c, run_id, model)
@@ -196,6 +198,7 @@ class Registry:
             features = [writes.feature_row(check_id, "feature", f) for f in report.features]
             features += [writes.feature_row(check_id, "extra", f) for f in report.extra]
             c.executemany(writes.INSERT_FEATURE, features)
+            c.executemany(writes.INSERT_SUMMARY, writes.summary_rows(check_id, summaries or {}))
             return check_id
 
     def recent_breaches(
@@ -477,6 +480,20 @@ class Registry:
             ) from None
         return path
 
+    def record_hook(self, row: Mapping[str, Any]) -> int:
+        """One run of ``promotion.on_champion_change`` (:mod:`driftd.champion.hooks`)."""
+        with self._pool.transaction() as c:
+            require_model(c, str(row["model"]))
+            return writes.insert(c, "champion_hooks", row)
+
+    def record_delivery(self, row: Mapping[str, Any], keep: int) -> int:
+        """One notification delivery (:mod:`driftd.alerts.record`); all but the newest ``keep``
+        rows go in the same transaction, so the table stays bounded."""
+        with self._pool.transaction() as c:
+            new = writes.insert(c, "deliveries", row)
+            c.execute("DELETE FROM deliveries WHERE id <= ?", (new - keep,))
+            return new
+
     # --- heartbeat ----------------------------------------------------------------------
 
     def beat(
@@ -486,11 +503,14 @@ class Registry:
         *,
         next_runs: Mapping[str, str] | None = None,
         config_error: str | None = None,
+        wait: float | None = None,
     ) -> None:
         """Upsert the one heartbeat row; ``started_at`` resets when the pid or host changes.
 
         Beat with ``state='stopped'`` at a clean shutdown so status shows the daemon down at once.
+        With ``wait``, give up (:class:`~driftd.registry.connection.WriterBusyError`) rather than
+        queue longer than that behind this process's other writers.
         """
         row = rows.heartbeat_row(pid, self._host, state, next_runs, config_error)
-        with self._pool.transaction() as c:
+        with self._pool.transaction(wait) as c:
             c.execute(rows.UPSERT_HEARTBEAT, row)

@@ -43,6 +43,19 @@ INSERT_FEATURE = (
 )
 
 
+INSERT_SUMMARY = "INSERT INTO check_summaries(check_id, feature, kind, summary) VALUES (?, ?, ?, ?)"
+
+
+def summary_rows(
+    check_id: int, summaries: Mapping[str, Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """``check_summaries`` rows: one per feature, its summary as canonical JSON."""
+    return [
+        (check_id, feature, str(s["kind"]), codec.dumps(s, f"check_summaries[{feature!r}]"))
+        for feature, s in summaries.items()
+    ]
+
+
 def insert(c: sqlite3.Connection, table: str, row: Mapping[str, Any]) -> int:
     """INSERT one row given as a mapping; returns its rowid. Table names are ours, not input."""
     cols = ", ".join(row)

@@ -34,14 +34,17 @@ from driftd.stats import kolmogorov
 
 MAX_ROWS = 8_192  # a contiguous block this long estimates tau well up to about tau = 50
 MIN_ROWS = 20  # fewer rows: no estimate (tau = 1)
+DIRECT_LAGS = 16  # lags taken as dot products before switching to one FFT for all of them
 # Independent rows give estimates up to about 1 + 8 / sqrt(n) (the 90th-95th percentile at
 # n = 200, 2,000 and 20,000 in 300 draws each); below that, tau is taken as 1 so that
 # independent data loses no power to estimation noise.
 NOISE = 8.0
 
 
-def integrated_time(values: npt.ArrayLike) -> float:
-    """``tau`` of a series in time order (NaN-free); 1.0 for short or constant series."""
+def integrated_time(values: npt.ArrayLike, *, ranked: bool = True) -> float:
+    """``tau`` of a series in time order (NaN-free); 1.0 for short or constant series.
+    ``ranked=False`` skips the ranks, for a 0/1 indicator: its midranks are an increasing
+    affine function of it, so the autocorrelations are the same."""
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size > MAX_ROWS:
         # The newest rows: the window's current behaviour, and a bounded cost at any size.
@@ -49,15 +52,23 @@ def integrated_time(values: npt.ArrayLike) -> float:
     n = x.size
     if n < MIN_ROWS:
         return 1.0
-    centred = _midranks(x)
+    centred = _midranks(x) if ranked else x.copy()
     centred -= centred.mean()
     # einsum, not a BLAS dot: OpenBLAS threads spin after each call and burn a core.
     var = float(np.einsum("i,i->", centred, centred))
     if var <= 0.0:
         return 1.0
-    acf = _autocorrelation(centred, var)
     total = -1.0  # tau = -rho_0 + 2 * sum of the positive pair sums (rho_0 = 1)
-    for m in range(acf.size // 2):
+    lags = max(2, n // 4)
+    # Independent rows stop the sum after a pair or two: a few dot products then cost far less
+    # than the FFT of every lag, which is only taken once the sum runs past DIRECT_LAGS.
+    acf = np.array([1.0, float(np.einsum("i,i->", centred[:-1], centred[1:])) / var])
+    for m in range(lags // 2):
+        if 2 * m + 1 >= acf.size:
+            if 2 * m + 1 < DIRECT_LAGS:
+                acf = np.append(acf, [_lag(centred, 2 * m) / var, _lag(centred, 2 * m + 1) / var])
+            else:
+                acf = _autocorrelation(centred, var)
         pair = float(acf[2 * m] + acf[2 * m + 1])
         if pair <= 0.0:
             break
@@ -69,10 +80,22 @@ def integrated_time(values: npt.ArrayLike) -> float:
 
 def _midranks(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Ranks with ties sharing their mean rank: a tie broken by position would turn an integer
-    or binary column into a fake trend."""
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    upper = np.cumsum(counts).astype(np.float64)
-    return np.asarray((upper - (counts - 1) / 2.0)[inverse], dtype=np.float64)
+    or binary column into a fake trend. One argsort and a scatter (np.unique's inverse and
+    counts took twice as long at 1,000 rows)."""
+    order = np.argsort(x)
+    ranked = x[order]
+    new = np.empty(x.size, dtype=np.bool_)
+    new[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
+    out = np.empty(x.size, dtype=np.float64)
+    starts = np.flatnonzero(new)
+    if starts.size == x.size:  # no ties
+        out[order] = np.arange(1.0, x.size + 1.0)
+        return out
+    counts = np.diff(np.append(starts, x.size))
+    mid = np.cumsum(counts).astype(np.float64) - (counts - 1) / 2.0
+    out[order] = np.repeat(mid, counts)
+    return out
 
 
 def indicator_time(codes: npt.ArrayLike, top: int = 3) -> float:
@@ -93,7 +116,12 @@ def indicator_time(codes: npt.ArrayLike, top: int = 3) -> float:
     if values.size < 2:
         return 1.0
     chosen = values[np.argsort(counts)[::-1][:top]]
-    return max(integrated_time((c == v).astype(np.float64)) for v in chosen)
+    return max(integrated_time((c == v).astype(np.float64), ranked=False) for v in chosen)
+
+
+def _lag(centred: npt.NDArray[np.float64], k: int) -> float:
+    """The lag-``k`` autocovariance sum, ``sum_i x_i x_(i+k)``, as the FFT computes it."""
+    return float(np.einsum("i,i->", centred[: centred.size - k], centred[k:]))
 
 
 def _autocorrelation(centred: npt.NDArray[np.float64], var: float) -> npt.NDArray[np.float64]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import shlex
 import signal
@@ -62,12 +63,38 @@ def main(argv: Sequence[str]) -> int:
 
 
 def one_line(exc: BaseException) -> str:
-    """``Type: first line of the message``; driftd's own TrainingError without the type."""
-    lines = str(exc).strip().splitlines()
-    text = lines[0] if lines else ""
+    """``Type: first sentence of the message`` on one line (driftd's TrainingError: no type).
+
+    The first sentence, not the first line: scikit-learn writes "Cannot use median strategy
+    with non-numeric data:" on one line and the value that broke it on the next.
+
+    >>> one_line(ValueError("Cannot use median strategy with non-numeric data:\\n"
+    ...                     "could not convert string to float: 'basic'. More detail."))
+    "ValueError: Cannot use median strategy with non-numeric data: could not convert string \
+to float: 'basic'."
+    """
+    text = first_sentence(str(exc))
     if isinstance(exc, TrainingError):
-        return text[:300]
-    return f"{type(exc).__name__}: {text}"[:300] if text else type(exc).__name__
+        return text[:500]
+    return f"{type(exc).__name__}: {text}"[:500] if text else type(exc).__name__
+
+
+def first_sentence(message: str) -> str:
+    """The message's first sentence on one line: a line that ends mid-sentence (in a colon or
+    comma) continues on the next; the text stops at the end of the first sentence.
+
+    >>> first_sentence("bad value:\\n  'x' in column 'plan'. More.\\nSecond line.")
+    "bad value: 'x' in column 'plan'."
+    >>> first_sentence("column 'age' is unusable\\nsecond line")
+    "column 'age' is unusable"
+    """
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    for line in lines[1:]:
+        if not text.endswith((":", ",", ";", "(")):
+            break
+        text = f"{text} {line}"
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text, maxsplit=1)[0]
 
 
 def _apply_limits(memory_mb: int | None, cpu_seconds: int | None) -> None:

@@ -23,10 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from driftd import schema
 from driftd.config import TrainingConfig
 from driftd.domain import TrainedModel
 from driftd.durations import format_duration
-from driftd.errors import DriftdError, TrainingError
+from driftd.errors import DataError, DriftdError, TrainingError
 from driftd.permissions import Access, secure
 from driftd.trainer.artifacts import SKOPS_NAME, sha256_file, untrusted_types
 from driftd.trainer.env import child_environment, environment
@@ -60,6 +61,7 @@ def train(
     log_dir: Path,
     timestamp: str | None = None,
     access: Access | None = None,
+    scheduler: str = "threads",
 ) -> TrainedModel:
     """Fit a candidate in a child process and write ``out_dir/model.skops``.
 
@@ -68,6 +70,8 @@ def train(
     ``timestamp`` (optional) names a column whose range is recorded as time_min/time_max.
     ``access`` (the config's ``group``) sets the modes and group of what is written: the child
     runs under the matching umask, and the parent fixes the log and the artifact.
+    ``scheduler`` (the config's ``dask.scheduler``) is where ``training.executor = "dask"``
+    sends the child (:mod:`driftd.dask.training`).
     """
     from driftd.fingerprint import frame_sha256
 
@@ -81,6 +85,11 @@ def train(
     if frame[target].isna().any():
         count = int(frame[target].isna().sum())
         raise TrainingError(f"training frame: target column {target!r} has {count} missing values")
+    try:
+        # The drift check's rule (driftd.schema): what it compares as categories is encoded.
+        categorical = schema.infer(frame[features], categorical).categorical
+    except DataError as exc:
+        raise TrainingError(f"training frame: {exc}") from None
     out_dir = Path(out_dir)
     log_dir = Path(log_dir)
     try:
@@ -108,7 +117,7 @@ def train(
             "command": list(cfg.command or ()),
             "seed": cfg.seed,
             "features": features,
-            "categorical": [c for c in categorical if c in features],
+            "categorical": list(categorical),
             "target": target,
             "train": str(train_file.resolve()),
             "out_dir": str(out_dir.resolve()),
@@ -123,7 +132,12 @@ def train(
         spec_file = work / "spec.json"
         spec_file.write_text(json.dumps(spec, allow_nan=False), encoding="utf-8")
         try:
-            rc, why = _run_child(spec_file, log_path, cfg)
+            if cfg.executor == "dask":  # the same child on a cluster worker; dask loaded only here
+                from driftd.dask.training import run_remote
+
+                rc, why = run_remote(spec, work, log_path, cfg, scheduler)
+            else:
+                rc, why = _run_child(spec_file, log_path, cfg)
         except OSError as exc:  # the log or work directory is unwritable
             raise TrainingError(f"{exc.filename or log_path}: {exc.strerror or exc}") from None
         result = _read_result(work / "result.json")
