@@ -1,6 +1,6 @@
 """Windows bigger than memory: the dask engine on N live rows x 25 columns of Parquet partitions.
 
-Run: ``.venv/bin/python bench/scale.py [--rows 100M] [--partition-rows 500k] [--dir DIR]
+Run: ``.venv/bin/python bench/scale.py [--rows 100M] [--partition-rows 250k] [--dir DIR]
 [--compare-rows 10M] [--scheduler threads]``.
 
 Writes the live window as Parquet partitions (``--partition-rows`` rows each, generated and
@@ -157,7 +157,7 @@ def compare_results(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, A
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", default="100M")
-    ap.add_argument("--partition-rows", default="500k")
+    ap.add_argument("--partition-rows", default="250k")
     ap.add_argument("--compare-rows", default="10M")
     ap.add_argument("--dir", type=Path)
     ap.add_argument("--scheduler", default="threads")

@@ -19,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "load_config": "driftd.api",
     "validate_config": "driftd.api",
     "compare": "driftd.api",
+    "comparison": "driftd.api",
+    "Comparison": "driftd.api",
     "check": "driftd.api",
     "status": "driftd.api",
     "history": "driftd.api",
@@ -28,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "changed_since": "driftd.api",
     "Champion": "driftd.api",
     "Config": "driftd.config",
+    "DriftConfig": "driftd.config",
+    "CycleResult": "driftd.cycle",
     "DriftReport": "driftd.domain",
     "DriftdError": "driftd.errors",
     "ConfigError": "driftd.errors",
@@ -46,10 +50,13 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "ArtifactError",
     "Champion",
+    "Comparison",
     "Config",
     "ConfigError",
+    "CycleResult",
     "DataError",
     "Decided",
+    "DriftConfig",
     "DriftReport",
     "DriftdError",
     "EvaluationError",
@@ -65,6 +72,7 @@ __all__ = [
     "changed_since",
     "check",
     "compare",
+    "comparison",
     "history",
     "load_champion",
     "load_config",
@@ -75,18 +83,21 @@ __all__ = [
 if TYPE_CHECKING:
     from driftd.api import (
         Champion,
+        Comparison,
         Decided,
         Registry,
         changed_since,
         check,
         compare,
+        comparison,
         history,
         load_champion,
         load_config,
         status,
         validate_config,
     )
-    from driftd.config import Config
+    from driftd.config import Config, DriftConfig
+    from driftd.cycle import CycleResult
     from driftd.domain import DriftReport
     from driftd.errors import (
         ArtifactError,

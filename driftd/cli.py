@@ -318,43 +318,49 @@ def _validate_schema(args: argparse.Namespace, cfg: Config, data: dict[str, Any]
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from driftd import detect, sources
-    from driftd.config import DriftConfig, SourceConfig
+    from driftd import api
 
-    drift_cfg = DriftConfig()
+    drift_cfg = None
     categorical: tuple[str, ...] = tuple(args.categorical or ())
     skip = set(args.exclude or ())
     engine, scheduler = args.engine or "pandas", args.scheduler or "threads"
-    if args.config or args.model:
+    # Errors name the flags; with a config, its keys (which the flags only override).
+    terms = api.Terms("--categorical", "--exclude", "--keep", "--keep COLUMN")
+    configured = bool(args.config or args.model)
+    if configured:
         cfg = _config(args, registry=False)
         model = cfg.model(args.model) if args.model else cfg.models[0]
         drift_cfg = model.drift
         categorical = categorical or model.data.categorical
-        skip |= {model.data.timestamp, model.data.target}
+        skip |= {c for c in (model.data.timestamp, model.data.target) if c}
         engine, scheduler = args.engine or model.data.engine, args.scheduler or cfg.dask.scheduler
-    if engine == "dask":  # the live side counted partition by partition, never held whole
-        from driftd.dask.compare import command
-
-        return command(args, drift_cfg, categorical, skip, scheduler)
-    reference = sources.read(SourceConfig(args.reference), label="reference")
-    live = sources.read(SourceConfig(args.live), label="live")
-    left_out = {} if args.config or args.model else _bookkeeping(reference, args.keep or ())
-    skip |= set(left_out)
-    features = [c for c in reference.columns if c not in skip]
-    sources.require_columns(live, features, args.live)
-    sources.check_features(reference, features, categorical, f"reference {args.reference}")
-    sources.check_features(live, features, categorical, f"live {args.live}")
-    kinds = detect.infer_kinds(reference[features], categorical)
-    report = detect.compare_frames(reference[features], live[features], kinds, drift_cfg)
-    data = report.to_dict()
-    data["left_out"] = left_out
-    if args.html:
+        terms = api.Terms("data.categorical", "data.features", "--keep", "--keep COLUMN")
+    if args.html and engine == "dask":
+        raise DriftdError("--html needs the live rows in memory: not with --engine dask")
+    found = api.comparison(
+        args.reference,
+        args.live,
+        categorical=categorical,
+        exclude=sorted(skip),
+        drift=drift_cfg,
+        keep=args.keep or (),
+        # Without a config there is no data.timestamp or data.features to go by: leave out the
+        # columns that look like timestamps or identifiers, and say so.
+        drop_bookkeeping=not configured,
+        engine=engine,
+        scheduler=scheduler,
+        terms=terms,
+    )
+    if found.left_out:  # on stderr: a silently missing column would read as "no drift"
+        print(f"driftd: {escape(api.left_out_notice(found.left_out, terms))}", file=sys.stderr)
+    data = found.to_dict()
+    if args.html and found.live is not None:
         from driftd.commands.report import write_comparison
 
         names = (args.reference, args.live)
-        write_comparison(args.html, reference[features], live[features], kinds, data, names)
+        write_comparison(args.html, found.reference, found.live, found.kinds, data, names)
     _emit(args, data, _drift_text)
-    return EXIT_DRIFT if report.drifted else EXIT_OK
+    return EXIT_DRIFT if found.report.drifted else EXIT_OK
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
@@ -364,7 +370,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
     require_reason(args.reason, "--reason")
     log.setup("error")  # a failed pointer write or hook is printed once, by _warn
     cfg = _config(args)
-    done = api.Registry(cfg).promote(args.model, args.version, reason=args.reason, actor=_actor())
+    # notify=False: _decided announces it, with a failed delivery shown on stderr.
+    registry = api.Registry(cfg)
+    done = registry.promote(
+        args.model, args.version, reason=args.reason, actor=_actor(), notify=False
+    )
     _warn(done.change.warnings())
     data = _decided(cfg, done, "manual_promote", args.reason)
     _emit(args, data, lambda safe: f"{safe['model']}: champion is now {safe['version']}")
@@ -378,7 +388,9 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     require_reason(args.reason, "--reason")
     log.setup("error")  # a failed pointer write or hook is printed once, by _warn
     cfg = _config(args)
-    done = api.Registry(cfg).rollback(args.model, args.to, reason=args.reason, actor=_actor())
+    # notify=False: _decided announces it, with a failed delivery shown on stderr.
+    registry = api.Registry(cfg)
+    done = registry.rollback(args.model, args.to, reason=args.reason, actor=_actor(), notify=False)
     _warn(done.change.warnings())
     data = _decided(cfg, done, "rollback", args.reason)
     _emit(
@@ -630,25 +642,6 @@ def _daemon_text(daemon: dict[str, Any]) -> str:
         f"died: last beat {daemon.get('beat_at')} ({age} ago) from pid {pid} on "
         f"{daemon.get('host')}, and no clean stop recorded (killed, crashed or host down?)"
     )
-
-
-def _bookkeeping(reference: Any, keep: Sequence[str]) -> dict[str, str]:
-    """Without a config: the reference's timestamp and identifier columns, left out of the
-    comparison (they always drift, or can never be judged) unless named by ``--keep``; said on
-    stderr, since a silently missing column would read as "no drift"."""
-    from driftd import bookkeeping
-
-    unknown = [k for k in keep if k not in reference.columns]
-    if unknown:
-        raise DriftdError(f"--keep: no column {unknown[0]!r} in the reference")
-    left_out = {c: why for c, why in bookkeeping.guess(reference).items() if c not in keep}
-    if left_out:
-        said = ", ".join(f"{c} ({why})" for c, why in left_out.items())
-        print(
-            escape(f"driftd: left out {said}; compare one anyway with --keep COLUMN"),
-            file=sys.stderr,
-        )
-    return left_out
 
 
 def _drift_text(data: dict[str, Any]) -> str:

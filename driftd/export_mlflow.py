@@ -15,7 +15,8 @@ model of the same name:
 
 The registered model's alias ``champion`` points at the current champion (removed when there
 is none). A re-run finds each version's run by its ``driftd.version_id`` tag and its registered
-version by run id, creates only what is missing, and refreshes the tags that change (status).
+version by run id, creates only what is missing, and refreshes the tags that change (status);
+a run an interrupted export left unfinished is deleted and made again.
 """
 
 from __future__ import annotations
@@ -126,6 +127,11 @@ def _version(mlflow: Any, experiment_id: str, registry: Path, version_id: str) -
     model = str(info["model"])
     tags = _tags(info)
     runs = mlflow.search_runs([experiment_id], f"tags.`{KEY}` = '{_quoted(version_id)}'")
+    # A run an interrupted export left unfinished may lack params, metrics or the artifact, and
+    # has no registered version yet (that comes after set_terminated): replace it.
+    for stale in [r for r in runs if r.info.status != "FINISHED"]:
+        mlflow.delete_run(stale.info.run_id)
+    runs = [r for r in runs if r.info.status == "FINISHED"]
     created = not runs
     if created:
         run = mlflow.create_run(

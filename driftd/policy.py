@@ -9,8 +9,10 @@ also fired are listed after it in the reason):
 1. ``no_champion``: there is nothing to serve yet; after a failed first training the
    cool-down and the daily cap apply, so a broken training does not retry every cycle.
 2. ``performance``: the champion's metric on labelled live rows fell more than
-   ``policy.performance_drop`` below its recorded holdout value. Fires on one measurement: it
-   is the harm itself, not a symptom, and ``min_holdout`` rows bound its noise.
+   ``Performance.max_drop`` below its recorded holdout value: ``policy.performance_drop``, or
+   the larger normal window-to-window movement of that metric where the cycle could learn it
+   (:func:`driftd.cycle.checks.realised_spread`). Fires on one measurement: it is the harm
+   itself, not a symptom, and ``min_holdout`` rows bound its noise.
 3. ``estimated_performance``: the champion's estimated primary metric on the live window
    (accuracy by CBPE, MAE by DLE, :mod:`driftd.estimate`; no labels needed) is worse than its
    realised holdout value by more than ``policy.estimated_drop`` (accuracy: absolute drop; MAE:
@@ -95,7 +97,7 @@ class Performance:
         sign = ">" if self.breached else "≤"
         return (
             f"{self.metric} {self.baseline:.3g} -> {self.current:.3g} on {self.n_rows:,} "
-            f"labelled rows (drop {self.drop:.3g} {sign} {self.max_drop:g})"
+            f"labelled rows (drop {self.drop:.3g} {sign} {self.max_drop:.3g})"
         )
 
 

@@ -27,16 +27,39 @@ def build(path: Path, models: Sequence[str] | None = None, run_id: int | None = 
     by_name = {m["name"]: m for m in status["models"]}
     daemon: dict[str, Any] = status.get("daemon") or {}
     next_runs = (daemon.get("next_runs") or {}) if daemon.get("condition") == "alive" else {}
+    now = datetime.now(UTC)
     pages = []
     for name in names:
         data = reports.model_report(path, name, run_id)
         if data is None:
             continue
         nxt = next_runs.get(name)
-        pages.append(ModelPage(data, by_name.get(name), str(nxt) if nxt else None))
+        pages.append(ModelPage(data, by_name.get(name), next_check(str(nxt), now) if nxt else None))
     title = f"driftd report: {names[0]}" if len(names) == 1 else "driftd report"
-    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    generated = now.isoformat(timespec="seconds")
     return render(pages, generated=generated, title=title)
+
+
+def next_check(when: str, now: datetime) -> str:
+    """The heartbeat's next run of a model, as the overview shows it.
+
+    The daemon writes its report right after a check, and its heartbeat (every 5 s) may
+    predate that check: its "next run" is then the check just done, so a time not after
+    ``now`` is said to be due (a busy worker pool delays a run too) rather than shown bare.
+
+    >>> now = datetime(2026, 1, 2, tzinfo=UTC)
+    >>> next_check("2026-01-03T00:00:00+00:00", now)
+    '2026-01-03T00:00:00+00:00'
+    >>> next_check("2026-01-01T00:00:00+00:00", now)
+    '2026-01-01T00:00:00+00:00 (due, or just run)'
+    """
+    try:
+        at = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return when
+    if at.tzinfo is None or at > now:
+        return when
+    return f"{when} (due, or just run)"
 
 
 def after_check(cfg: Config, model: str) -> Path | None:

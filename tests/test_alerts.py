@@ -29,7 +29,7 @@ from driftd import config as config_mod
 from driftd.alerts import deliver, events, record
 from driftd.alerts.targets import Target, resolve_headers
 from driftd.cycle.result import CycleResult
-from driftd.domain import Action, Decision
+from driftd.domain import Action, Decision, DriftReport, Verdict
 from driftd.registry.store import Registry
 
 FAST = 0.05  # backoff base for tests: the schedule, not its scale, is under test
@@ -226,8 +226,10 @@ def test_failing_and_hanging_commands_are_bounded(tmp_path: Path) -> None:
 
 def test_events_of_a_cycle_result() -> None:
     """A drifted cycle that retrained and promoted announces drift, retrain, promote (with the
-    decision id); an inconclusive one announces reject with its exact action; a failed one,
-    failure with the error; a dry run's would_promote announces no decision."""
+    decision id); one held for approval (mode manual) announces awaiting_approval with the
+    candidate's version; an inconclusive one announces reject with its exact action; a failed one,
+    failure with the error, after drift when its check had drifted (a failed retrain); a dry
+    run's would_promote announces no decision."""
     at = datetime(2026, 1, 11, tzinfo=UTC)
     promoted = CycleResult(
         5, "churn", "drift", None, "drift in 3 of 3", "churn-v4", None,
@@ -244,6 +246,12 @@ def test_events_of_a_cycle_result() -> None:
         "reject",
         "inconclusive",
     )
+    manual = replace(promoted, decision=Decision(Action.AWAITING_APPROVAL, "mode manual"))
+    assert [(e.event, e.version, e.action) for e in events.from_result(manual, at, 2)][-1] == (
+        "awaiting_approval",
+        "churn-v4",
+        "awaiting_approval",
+    )
     dry = replace(promoted, status="ok", decision=Decision(Action.WOULD_PROMOTE, "dry"))
     assert [e.event for e in events.from_result(dry, at, 1)] == ["retrain"]
     failed = CycleResult(6, "churn", "failed", error="live window: no rows")
@@ -253,6 +261,15 @@ def test_events_of_a_cycle_result() -> None:
         "live window: no rows",
         "2026-01-11T00:00:00.000Z",
     )
+    drifted = DriftReport(
+        Verdict.DRIFT, (), 0.375, 0.25, "bh", 0.05, 1000, 1000, reason="3 of 8 features drifted"
+    )
+    retrain_failed = CycleResult(7, "churn", "failed", drifted, error="training failed: boom")
+    got = events.from_result(retrain_failed, at, None)
+    assert [(e.event, e.reason) for e in got] == [
+        ("drift", "3 of 8 features drifted"),
+        ("failure", "training failed: boom"),
+    ]
 
 
 def test_missing_secrets_are_named_not_guessed(tmp_path: Path) -> None:
@@ -385,7 +402,12 @@ def test_events_filter_and_per_model_targets(tmp_path: Path, registry: Registry)
 
 # --- the OnFailure= unit ----------------------------------------------------------------------
 
-UNIT = Path(__file__).resolve().parent.parent / "systemd" / "driftd-notify-failure@.service"
+UNIT = (
+    Path(__file__).resolve().parent.parent
+    / "driftd"
+    / "systemd_files"
+    / "driftd-notify-failure@.service"
+)
 
 
 def _exec_start() -> list[str]:

@@ -195,6 +195,53 @@ def test_python_registry_refuses_what_the_cli_refuses(ws: faultkit.Workspace) ->
     reg.promote(MODEL, current, reason="restore")
 
 
+def test_python_registry_notifies_as_the_cli_does(ws: faultkit.Workspace, tmp_path: Path) -> None:
+    """Registry.rollback and .promote deliver their ``rollback`` / ``promote`` events (with the
+    decision's id) to the ``[[notify]]`` command targets, as `driftd rollback` does; a target
+    that exits 1 is recorded in ``deliveries``, never raised; the CLI delivers its own event
+    once, not twice (it announces itself and asks the API not to)."""
+    out = tmp_path / "events.jsonl"
+    sinks = []
+    for code in (0, 1):
+        script = tmp_path / f"sink{code}.py"
+        script.write_text(
+            f"import sys\nopen({str(out)!r}, 'ab').write(sys.stdin.buffer.read() + b'\\n')\n"
+            f"sys.exit({code})\n",
+            encoding="utf-8",
+        )
+        sinks.append(json.dumps([sys.executable, str(script)]))
+    notify = "".join(
+        f'[[notify]]\nevents = ["promote", "rollback"]\ncommand = {s}\nretries = 0\n' for s in sinks
+    )
+    original = ws.config.read_text(encoding="utf-8")
+    current, _ = registry_champion(ws)
+    reg = driftd.Registry(ws.config)
+    try:
+        ws.config.write_text(
+            original.replace('log_level = "info"\n', f'log_level = "info"\n{notify}', 1),
+            encoding="utf-8",
+        )
+        reg = driftd.Registry(ws.config)
+        back = reg.rollback(MODEL, reason="notify from python")
+        forward = reg.promote(MODEL, current, reason="notify forward")
+        cli(ws, "rollback", MODEL, "--reason", "notify from the cli")
+        by_cli = registry_champion(ws)[1]
+    finally:
+        ws.config.write_text(original, encoding="utf-8")
+    events = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line]
+    ids = (back.decision_id, forward.decision_id, by_cli)
+    want = [("rollback", ids[0]), ("promote", ids[1]), ("rollback", ids[2])]
+    assert sorted((e["event"], e["decision_id"]) for e in events) == sorted(want * 2)
+    with faultkit.connect_ro(ws.registry) as c:
+        rows = c.execute(
+            "SELECT decision_id, ok FROM deliveries WHERE decision_id IN (?, ?, ?)", ids
+        ).fetchall()
+    assert sorted((int(r[0]), int(r[1])) for r in rows) == sorted(
+        (i, ok) for i in ids for ok in (0, 1)
+    )
+    driftd.Registry(ws.config).promote(MODEL, current, reason="restore")
+
+
 def _served(ws: faultkit.Workspace) -> set[str]:
     with faultkit.connect_ro(ws.registry) as c:
         return {str(r[0]) for r in c.execute("SELECT version_id FROM champion_history")}

@@ -174,8 +174,9 @@ def test_the_realised_threshold_is_learnt_from_the_champions_past_windows(
     """realised_spread scores the champion on each data.window before the performance window
     (here 9 day-long windows, 4 of them after the concept changed) and takes the
     background_quantile (taken downwards) of the pairwise differences of those roc_auc values,
-    never below performance_drop: recomputed here with scikit-learn. With fewer scorable windows
-    than background_min_windows, or baseline = "fixed", performance_drop stays, with a note."""
+    never below performance_drop: recomputed here with scikit-learn; the cycle's performance row
+    then carries it as its threshold. With fewer scorable windows than background_min_windows,
+    or baseline = "fixed", performance_drop stays, with a note."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
@@ -205,6 +206,10 @@ def test_the_realised_threshold_is_learnt_from_the_champions_past_windows(
     assert expected > 0.05  # the drifted windows move the metric beyond the fixed drop
     assert with_threshold(model, got).policy.performance_drop == got.threshold
     assert "over 9 past windows" in got.note
+    # The cycle judges realised performance against it: the report row and the reason say so.
+    row = _extra(_run(cfg, 0), "performance:roc_auc")
+    assert row.threshold == got.threshold
+    assert row.detail.endswith(f" {got.threshold:.3g})"), row.detail
 
     short = replace(model, drift=replace(model.drift, background_min_windows=10))
     fixed = realised_spread(short, champion, features, NOW)

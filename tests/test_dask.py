@@ -287,3 +287,18 @@ def test_cycle_on_dask_equals_pandas_and_survives_an_unreachable_cluster(
         runs = db.execute("SELECT status, error FROM runs ORDER BY id").fetchall()
     assert [status for status, _ in runs] == [on_dask.status, "failed", back.status]
     assert runs[1][1] == failed.error
+
+
+def test_dask_is_imported_only_when_asked_for() -> None:
+    """The pandas engine's modules (cli, cycle, detect, trainer) never import dask: the extra
+    stays optional and costs nothing to those who do not use it."""
+    code = (
+        "import sys\n"
+        "from driftd import cli, cycle, detect, trainer, api\n"
+        "cli._parser()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"

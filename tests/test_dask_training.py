@@ -12,6 +12,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,11 @@ def _frame() -> pd.DataFrame:
 
 
 def _train(cfg: TrainingConfig, tmp: Path, scheduler: str, name: str) -> Any:
+    """Through the trainer as the cycle calls it: with the cluster runner for the dask
+    executor (cycle/training._remote), the local child otherwise."""
+    from driftd.dask.training import run_remote
+
+    remote = partial(run_remote, scheduler=scheduler) if cfg.executor == "dask" else None
     return trainer.train(
         cfg,
         _frame(),
@@ -90,7 +96,7 @@ def _train(cfg: TrainingConfig, tmp: Path, scheduler: str, name: str) -> Any:
         target="y",
         out_dir=tmp / name,
         log_dir=tmp / "logs",
-        scheduler=scheduler,
+        remote=remote,
     )
 
 
@@ -177,3 +183,57 @@ def test_worker_killed_mid_training_reruns_the_job(cluster: Any, tmp_path: Path)
     assert sha256_file(Path(trained.artifact_path)) == trained.artifact_sha256
     model = trainer.load_model(Path(trained.artifact_path), trained.artifact_sha256)
     assert model.predict(_frame()[["a", "b", "c"]]).shape == (400,)
+
+
+def test_a_cycle_trains_its_first_model_on_the_cluster(cluster: Any, tmp_path: Path) -> None:
+    """data.engine and training.executor = "dask": the first cycle counts the partitioned live
+    window, trains on the cluster's worker, and the daemon registers the version whose
+    artifact (written by the daemon) matches the recorded sha256."""
+    from datetime import UTC, datetime
+
+    from driftd import config, cycle
+    from driftd.registry.store import Registry
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    rng = np.random.default_rng(3)
+    frame = _frame()
+    frame["ts"] = pd.date_range(end=now, periods=len(frame), freq="10min")
+    live = tmp_path / "live"
+    live.mkdir()
+    for i, chunk in enumerate(np.array_split(frame.index.to_numpy(), 4)):
+        part = frame.loc[chunk].assign(a=lambda f: f["a"] + rng.normal(0, 0.01, len(f)))
+        part.to_parquet(live / f"part-{i}.parquet", index=False)
+    frame.to_parquet(tmp_path / "reference.parquet", index=False)
+    raw = {
+        "registry": "registry.db",
+        "dask": {"scheduler": cluster.scheduler_address},
+        "models": [
+            {
+                "name": "m",
+                "every": "1d",
+                "data": {
+                    "reference": str(tmp_path / "reference.parquet"),
+                    "live": str(live),
+                    "timestamp": "ts",
+                    "target": "y",
+                    "window": "1d",
+                    "engine": "dask",
+                },
+                "drift": {"prediction_drift": False, "baseline": "fixed"},
+                "training": {"executor": "dask", "window": "7d"},
+                "promotion": {"min_holdout": 20},
+            }
+        ],
+    }
+    cfg = config.parse(raw, base=tmp_path)
+    with Registry.open(cfg.registry) as registry:
+        result = cycle.run_cycle(cfg, cfg.models[0], registry, now)
+    assert result.version_id is not None, result.error
+    import sqlite3
+
+    with sqlite3.connect(cfg.registry) as db:
+        path, sha = db.execute(
+            "SELECT artifact_path, artifact_sha256 FROM versions WHERE id = ?", (result.version_id,)
+        ).fetchone()
+    assert sha256_file(Path(path)) == sha
+    assert "on dask worker pid" in Path(next((cfg.artifacts / "m" / "logs").iterdir())).read_text()

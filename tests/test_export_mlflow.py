@@ -93,6 +93,20 @@ def test_export_registers_versions_with_lineage_idempotently(tmp_path: Path) -> 
 
     again = _export(config, uri)
     assert [v["created"] for v in again["versions"]] == [False] * 3  # type: ignore[union-attr]
+
+    # An export killed right after creating churn-v1's run (RUNNING, no params, no artifact):
+    # the next export replaces that run with a complete one.
+    other = f"sqlite:///{tmp_path / 'mlflow' / 'other.db'}"
+    fresh = mlflow.MlflowClient(tracking_uri=other, registry_uri=other)
+    experiment = fresh.create_experiment(
+        "driftd", artifact_location=(tmp_path / "mlflow" / "other").as_uri()
+    )
+    killed = fresh.create_run(experiment, tags={"driftd.version_id": "churn-v1"}).info.run_id
+    assert _export(config, other)["versions"][0]["created"] is True  # type: ignore[index]
+    [finished] = fresh.search_runs([experiment], "tags.`driftd.version_id` = 'churn-v1'")
+    assert finished.info.run_id != killed and finished.info.status == "FINISHED"
+    assert finished.data.params["seed"] == "0"
+    assert fresh.get_run(killed).info.lifecycle_stage == "deleted"
     assert len(client.search_model_versions("name='churn'")) == 3
     assert len(client.search_runs([run_.info.experiment_id])) == 3
 

@@ -137,7 +137,9 @@ def test_drift_command_shows_identifier_columns_as_invalid(tmp_path: Path) -> No
     ref.to_csv(ref_path, index=False)
     live.to_parquet(live_path, index=False)
 
-    proc = _drift(str(ref_path), str(live_path), "--categorical", "customer", "--json")
+    # --keep: without a config, `order_id` would be left out as named like an identifier.
+    named = ("--categorical", "customer", "--keep", "order_id")
+    proc = _drift(str(ref_path), str(live_path), *named, "--json")
     assert proc.returncode == 1, proc.stderr
     data = json.loads(proc.stdout)
     states = {f["feature"]: f for f in data["features"]}
@@ -149,7 +151,7 @@ def test_drift_command_shows_identifier_columns_as_invalid(tmp_path: Path) -> No
     assert states["sku"]["state"] == states["session"]["state"] == "drift"
     assert states["amount"]["state"] == states["plan"]["state"] == "ok"
 
-    text = _drift(str(ref_path), str(live_path), "--categorical", "customer")
+    text = _drift(str(ref_path), str(live_path), *named)
     assert text.returncode == 1, text.stderr
     rows = {line.split()[0]: line.split() for line in text.stdout.splitlines() if line.strip()}
     for name in ("order_id", "customer"):

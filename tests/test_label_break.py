@@ -206,7 +206,8 @@ def test_realised_performance_refit_and_recovery_are_on_by_default(tmp_path: Pat
 def test_only_a_collapse_takes_the_recent_split() -> None:
     """A realised drop beyond performance_drop retrains; only a drop of at least twice it
     (a collapse, like the label break's 0.11) judges on the recent split: a seasonal dip of
-    0.06 keeps the standard split, whose weeks of training rows a few days cannot replace."""
+    0.06 keeps the standard split, whose weeks of training rows a few days cannot replace.
+    Where the threshold was learnt from normal variation, a collapse is twice the learnt one."""
     from driftd.cycle.flow import _collapsed
     from driftd.policy import Performance
 
@@ -218,3 +219,7 @@ def test_only_a_collapse_takes_the_recent_split() -> None:
     assert not _collapsed("performance", perf(0.75))  # drop 0.06: retrains, standard split
     assert not _collapsed("drift", perf(0.70))
     assert not _collapsed("performance", None)
+    # Against a learnt threshold (the champion's metric normally moves 0.12): twice that.
+    learnt = Performance("roc_auc", max_drop=0.12, min_rows=200, n_rows=1000, baseline=0.81,
+                         current=0.64)  # fmt: skip
+    assert learnt.breached and not _collapsed("performance", learnt)  # drop 0.17 < 0.24

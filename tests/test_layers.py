@@ -22,8 +22,11 @@ LAYERS = {
     # Above registry and trainer (it reads one, loads with the other), below cycle and sweep
     # (which publish the pointer after a commit, and repair it at start-up).
     "champion": 3.5,
+    # Dask: reads sources, counts for detect, runs the trainer's child on a worker; the cycle
+    # (cycle/dask_check.py) and the CLI drive it.
+    "dask": 3.5,
     # Notifications: record their deliveries in the registry; the daemon and the CLI emit them.
-    "alerts": 3.5,
+    "alerts": 3.25,  # below champion, whose manual decisions notify
     "bookkeeping": 1,  # which columns are timestamps or identifiers (driftd drift, no config)
     "extras": 3,
     "retention": 4,
@@ -67,6 +70,8 @@ HOMES = {
     "skops": {"trainer"},
     "prometheus_client": {"metrics"},
     "mlflow": {"export_mlflow"},
+    "dask": {"dask"},
+    "distributed": {"dask"},
 }
 
 

@@ -88,6 +88,68 @@ def test_the_documented_type_and_default_are_the_key_tables(key: str) -> None:
     assert (type_cell, default_cell) == (KEYS[key].type, KEYS[key].cell)
 
 
+MEANING = re.compile(r"^\| `(?P<key>[a-z_.]+)` \|[^|]*\|[^|]*\| (?P<meaning>.*) \|$")
+
+
+def meanings() -> dict[str, str]:
+    """Key path -> the meaning cell; "As `other.key`..." rows stand for the other key's cell."""
+    rows = {}
+    text = _section(README.read_text(encoding="utf-8"), "Configuration reference")
+    for line in text.splitlines():
+        match = MEANING.match(line)
+        if match:
+            rows[match["key"]] = match["meaning"]
+    for key, cell in rows.items():
+        alias = re.match(r"As `([a-z_.]+)`", cell)
+        if alias and alias[1] in rows:
+            rows[key] = f"{cell} {rows[alias[1]]}"
+    return rows
+
+
+def _number(value: float) -> str:
+    """A bound as the README writes it: ``1``, ``0.5``, ``1e9``."""
+    if float(value).is_integer():
+        whole = int(value)
+        return (
+            f"{whole:.0e}".replace("e+0", "e").replace("e+", "e")
+            if abs(whole) >= 10**6
+            else str(whole)
+        )
+    return repr(float(value))
+
+
+def range_text(key: str) -> str | None:
+    """The key table's bounds as the README states them: "In `(0, 1)`", "`>= 1`", "<= 10"."""
+    spec = KEYS[key]
+    if spec.lo is not None and spec.hi is not None:
+        left, right = "(" if spec.open_lo else "[", ")" if spec.open_hi else "]"
+        return f"In `{left}{_number(spec.lo)}, {_number(spec.hi)}{right}`"
+    if spec.lo is not None:
+        return f"{'>' if spec.open_lo else '>='} {_number(spec.lo)}"
+    if spec.hi is not None:
+        return f"{'<' if spec.open_hi else '<='} {_number(spec.hi)}"
+    return None
+
+
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_the_documented_range_and_choices_are_the_key_tables(key: str) -> None:
+    """The meaning cell states the bounds the reader enforces and names every allowed choice,
+    so a bound or choice changed in the key table alone fails here."""
+    cell = meanings()[key]
+    bound = range_text(key)
+    assert bound is None or bound in cell, f"{key}: README lacks {bound!r}: {cell}"
+    missing = [c for c in KEYS[key].choices if f"`{c}`" not in cell]
+    assert not missing, f"{key}: README does not name {missing}: {cell}"
+
+
+def test_the_range_check_sees_a_wrong_bound() -> None:
+    """The checker itself: alpha's open interval, a lower bound alone, and a huge bound."""
+    assert range_text("models.drift.alpha") == "In `(0, 1)`"
+    assert range_text("models.drift.min_samples") == ">= 1"
+    assert range_text("models.promotion.min_improvement") == "In `[-1e9, 1e9]`"
+    assert range_text("models.drift.alpha") not in "Significance level. In `[0, 1]`."
+
+
 def test_every_dataclass_field_is_a_key_of_the_table() -> None:
     """A field added to a config dataclass without a key-table entry (or the reverse) fails."""
     assert set(code_fields()) == set(KEYS)

@@ -1,5 +1,5 @@
 """The README's Python examples run: the "Python API" section's doctests pass as written, and its
-other Python blocks at least compile (the model server is run by tests/test_serving.py)."""
+other Python blocks at least compile (the model server is run by tests/test_champion.py)."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ def test_import_driftd_is_light_and_exports_what_all_lists() -> None:
 
 def test_validate_config_checks_estimator_names_load_config_does_not(tmp_path: Path) -> None:
     """validate_config refuses an estimator scikit-learn lacks (ConfigError, exit 78) as
-    `driftd validate` does; load_config accepts the same file (structure only)."""
+    `driftd validate` does; load_config accepts the same file (structure only); driftd.check
+    given the path refuses it before any cycle, as `driftd check` does."""
     import driftd
 
     path = tmp_path / "config.toml"
@@ -100,3 +101,28 @@ def test_validate_config_checks_estimator_names_load_config_does_not(tmp_path: P
         driftd.validate_config(path)
     assert info.value.exit_code == 78
     assert any("NoSuchRegression" in p for p in info.value.problems)
+    with pytest.raises(driftd.ConfigError, match="NoSuchRegression"):
+        driftd.check(path)
+    assert not (tmp_path / "r.db").exists()  # refused before the registry was created
+
+
+def test_compare_reads_files_as_frames_and_refuses_other_values(tmp_path: Path) -> None:
+    """driftd.compare gives the same report for two CSV paths as for the frames they hold, and a
+    value that is neither a DataFrame nor a path is a DataError naming the argument (it was an
+    AttributeError from inside the engine)."""
+    import numpy as np
+    import pandas as pd
+
+    import driftd
+
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 600), "plan": rng.choice(["a", "b"], 600)})
+    live = pd.DataFrame({"x": rng.normal(0.5, 1, 600), "plan": rng.choice(["a", "b"], 600)})
+    reference.to_csv(tmp_path / "ref.csv", index=False)
+    live.to_csv(tmp_path / "live.csv", index=False)
+    from_files = driftd.compare(tmp_path / "ref.csv", str(tmp_path / "live.csv"))
+    from_frames = driftd.compare(reference, live)
+    assert from_files.drifted == from_frames.drifted == ("x",)
+    assert str(from_files.verdict) == str(from_frames.verdict) == "drift"
+    with pytest.raises(driftd.DataError, match=r"^live: expected a pandas DataFrame .* got list$"):
+        driftd.compare(reference, [1, 2, 3])  # type: ignore[arg-type]

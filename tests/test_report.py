@@ -346,3 +346,71 @@ def test_report_of_real_cycles_opens_in_chromium(browser: Any, tmp_path: Path) -
     )
     page.close()
     assert errors == []
+
+
+def test_an_unwritable_out_file_is_a_one_line_error(tmp_path: Path) -> None:
+    """`drift --html` (and `report --out`, through the same writer) into a directory that
+    cannot exist is a one-line error naming the file, exit 2, with no traceback."""
+    from driftd import report
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the directory should be", encoding="utf-8")
+    with pytest.raises(DriftdError, match=r"blocked/r\.html: cannot write: Not a directory"):
+        report.write_atomic(blocked / "r.html", "<html></html>")
+    rng = np.random.default_rng(0)
+    for name in ("ref.csv", "live.csv"):
+        pd.DataFrame({"x": rng.normal(size=200)}).to_csv(tmp_path / name, index=False)
+    out = blocked / "drift.html"
+    proc = _run(tmp_path, "drift", "ref.csv", "live.csv", "--html", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == f"driftd: {out}: cannot write: Not a directory"
+
+
+def test_next_check_comes_from_a_live_heartbeat_and_a_stale_one_is_due(tmp_path: Path) -> None:
+    """The overview's next check is the live daemon's heartbeat's next run for the model; a
+    next run already past (a heartbeat written before the check the report follows) is marked
+    due, never shown as if it were still to come."""
+    import os
+
+    db = tmp_path / "r.db"
+    with Registry.open(db) as registry:
+        registry.ensure_model("churn")
+        run = registry.start_run("churn", "check", NOW)
+        registry.record_check(
+            run, "churn", _report(["plan"]), breached=True, reference_sha256="0" * 64
+        )
+        registry.finish_run(run, "drift", verdict="drift")
+        future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        registry.beat(os.getpid(), "idle", next_runs={"churn": future})
+        assert f"<dt>next check</dt><dd>{future}</dd>" in build(db, ["churn"])
+        past = (datetime.now(UTC) - timedelta(seconds=2)).isoformat()
+        registry.beat(os.getpid(), "idle", next_runs={"churn": past})
+        assert f"<dt>next check</dt><dd>{past} (due, or just run)</dd>" in build(db, ["churn"])
+
+
+def test_timelines_mark_each_retrain_over_the_promotion_it_made() -> None:
+    """Every feature timeline and the dataset's carry a titled line per training and per
+    champion change; a training at the moment of its promotion is drawn after (over) the
+    promotion line, so both stay visible."""
+    from driftd.report import charts, timelines
+
+    day = [f"2026-01-0{d}T00:00:00.000Z" for d in (1, 2, 3)]
+    data = {
+        "checks": [
+            {"id": i + 1, "at": at, "verdict": "ok", "drifted_share": 0.1, "share_threshold": 0.25}
+            for i, at in enumerate(day)
+        ],
+        "timeline": [
+            {"check_id": i + 1, "feature": "age", "effect": 0.01 * i, "threshold": 0.05}
+            for i in range(3)
+        ],
+        "trainings": [{"at": day[1], "status": "ok", "version_id": "churn-v2"}],
+        "decisions": [
+            {"at": day[1], "action": "promote", "version_id": "churn-v2", "reason": "better"}
+        ],
+    }
+    for svg in (timelines.feature_timelines(data)["age"], timelines.dataset_timeline(data)):
+        promote = svg.index(f"<title>promote churn-v2 at {day[1]}: better</title>")
+        retrain = svg.index(f"<title>training ok at {day[1]} -&gt; churn-v2</title>")
+        assert promote < retrain
+        assert svg.count(charts.RETRAIN) >= 2 and svg.count(charts.PROMOTE) >= 2  # line, legend

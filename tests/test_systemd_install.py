@@ -45,7 +45,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"{DRIFTD} is not installed (pip install -e .)")
     prefix = tmp_path_factory.mktemp("root")
     out = _driftd("systemd", "install", "--prefix", str(prefix)).stdout
-    assert out.count("wrote ") == 3, out
+    assert out.count("wrote ") == 4, out
     return prefix
 
 
@@ -54,20 +54,26 @@ def test_files_are_package_data_and_the_top_level_copies_are_the_same() -> None:
     the same bytes (links to them), so the README's source-checkout paths still work."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "systemd_files/*" in data["tool"]["setuptools"]["package-data"]["driftd"]
-    for name in ("driftd.service", "driftd.sysusers"):
+    for name in ("driftd.service", "driftd-notify-failure@.service", "driftd.sysusers"):
         assert (ROOT / "systemd" / name).read_bytes() == (SHIPPED / name).read_bytes()
     assert (SHIPPED / "config.example.toml").is_file()
 
 
-def test_install_writes_three_files_with_exec_start_at_this_driftd(installed: Path) -> None:
-    """The unit differs from the shipped one only in ExecStart, which runs this venv's driftd;
-    sysusers goes to sysusers.d as driftd.conf; the config is the example, mode 0640."""
-    unit = (installed / "etc/systemd/system/driftd.service").read_text(encoding="utf-8")
-    (exec_start,) = re.findall(r"(?m)^ExecStart=(.*)$", unit)
-    assert exec_start == f"{DRIFTD.absolute()} run --config /etc/driftd/config.toml"
-    shipped = (SHIPPED / "driftd.service").read_text(encoding="utf-8")
+def test_install_writes_four_files_with_exec_start_at_this_driftd(installed: Path) -> None:
+    """Each unit (the daemon and its OnFailure= handler) differs from the shipped one only in
+    ExecStart, which runs this venv's driftd; sysusers goes to sysusers.d as driftd.conf; the
+    config is the example, mode 0640."""
     strip = re.compile(r"(?m)^ExecStart=.*$")
-    assert strip.sub("", unit) == strip.sub("", shipped)
+    expected = {
+        "driftd.service": " run --config /etc/driftd/config.toml",
+        "driftd-notify-failure@.service": " notify failure --config /etc/driftd/config.toml",
+    }
+    for name, tail in expected.items():
+        unit = (installed / "etc/systemd/system" / name).read_text(encoding="utf-8")
+        (exec_start,) = re.findall(r"(?m)^ExecStart=(.*)$", unit)
+        assert exec_start.startswith(f"{DRIFTD.absolute()}{tail}"), exec_start
+        shipped = (SHIPPED / name).read_text(encoding="utf-8")
+        assert strip.sub("", unit) == strip.sub("", shipped)
     sysusers = installed / "etc/sysusers.d/driftd.conf"
     assert sysusers.read_bytes() == (SHIPPED / "driftd.sysusers").read_bytes()
     config = installed / "etc/driftd/config.toml"
@@ -82,6 +88,9 @@ def test_print_matches_install_and_an_existing_config_is_kept(
     example config validates."""
     unit = installed / "etc/systemd/system/driftd.service"
     assert _driftd("systemd", "print").stdout == unit.read_text(encoding="utf-8")
+    handler = installed / "etc/systemd/system/driftd-notify-failure@.service"
+    printed = _driftd("systemd", "print", "--file", "notify-failure").stdout
+    assert printed == handler.read_text(encoding="utf-8")
     printed = _driftd("systemd", "print", "--file", "config").stdout
     assert printed == (SHIPPED / "config.example.toml").read_text(encoding="utf-8")
     prefix = tmp_path / "root"
@@ -109,6 +118,20 @@ def test_the_installed_unit_verifies_silently(installed: Path) -> None:
     """``systemd-analyze verify`` on the installed unit prints nothing (any output is a
     failure: verify exits 0 after "ignoring" a bad line); ExecStart's binary exists."""
     result = _analyze("verify", "--man=no", str(installed / "etc/systemd/system/driftd.service"))
+    output = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and output == "", output
+
+
+@needs_analyze
+def test_the_installed_on_failure_handler_verifies_silently(
+    installed: Path, tmp_path: Path
+) -> None:
+    """An instance of the installed ``OnFailure=`` template (as ``OnFailure=...@%n.service``
+    names it for driftd.service) passes ``systemd-analyze verify`` with no output."""
+    handler = installed / "etc/systemd/system/driftd-notify-failure@.service"
+    instance = tmp_path / "driftd-notify-failure@driftd.service.service"
+    instance.write_text(handler.read_text(encoding="utf-8"), encoding="utf-8")
+    result = _analyze("verify", "--man=no", str(instance))
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 0 and output == "", output
 

@@ -124,15 +124,19 @@ def decision_event(
 
 def from_result(result: Any, at: datetime, decision_id: int | None) -> list[Event]:
     """The events of one finished cycle (a :class:`driftd.cycle.CycleResult`), in the order
-    they happened: drift, retrain, then the decision; or failure."""
+    they happened: drift, retrain, then the decision; or drift (when the check found it) then
+    failure."""
     run = result.run_id or None
-    if result.status == "failed":
-        return [make(FAILURE, at, model=result.model, run_id=run, reason=result.error or "")]
     out: list[Event] = []
     report = result.report
     if result.status == "drift" or (report is not None and report.verdict is Verdict.DRIFT):
         reason = report.reason if report is not None else ""
         out.append(make(DRIFT, at, model=result.model, run_id=run, reason=reason))
+    if result.status == "failed":
+        # A retrain that failed after a drifted check: the drift is recorded, so it is announced
+        # too; a target that wants only drift would otherwise never hear of it.
+        out.append(make(FAILURE, at, model=result.model, run_id=run, reason=result.error or ""))
+        return out
     if result.version_id is not None:
         out.append(
             make(

@@ -18,8 +18,11 @@ from driftd.errors import ArtifactError, DriftdError, NotFoundError
 from driftd.text import escape
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from driftd.config import Config
     from driftd.domain import Decision
+    from driftd.registry.store import Registry
 
 MAX_REASON = 1000  # characters: a sentence or two and a ticket link; the log is not a wiki
 
@@ -65,18 +68,31 @@ def default_actor(prefix: str) -> str:
         return prefix
 
 
-def promote(cfg: Config, model: str, version: str, *, reason: str, actor: str) -> Decided:
-    """Make ``version`` (``3``, ``v3`` or ``churn-v3``) the champion of ``model``."""
+def promote(
+    cfg: Config, model: str, version: str, *, reason: str, actor: str, notify: bool = True
+) -> Decided:
+    """Make ``version`` (``3``, ``v3`` or ``churn-v3``) the champion of ``model``; with
+    ``notify``, then tell the ``[[notify]]`` targets (:func:`announce`)."""
     from driftd.domain import Action, Decision
     from driftd.registry import queries
 
     require_reason(reason)
     version_id = queries.resolve_version(cfg.registry, model, version)
-    return _decide(cfg, model, version_id, Decision(Action.MANUAL_PROMOTE, reason), actor)
+    decision = Decision(Action.MANUAL_PROMOTE, reason)
+    return _decide(cfg, model, version_id, decision, actor, notify)
 
 
-def rollback(cfg: Config, model: str, to: str | None = None, *, reason: str, actor: str) -> Decided:
-    """Move the champion back to ``to``, a former champion, or by default the previous one."""
+def rollback(
+    cfg: Config,
+    model: str,
+    to: str | None = None,
+    *,
+    reason: str,
+    actor: str,
+    notify: bool = True,
+) -> Decided:
+    """Move the champion back to ``to``, a former champion, or by default the previous one;
+    with ``notify``, then tell the ``[[notify]]`` targets (:func:`announce`)."""
     from driftd.domain import Action, Decision
     from driftd.registry import queries
 
@@ -99,12 +115,14 @@ def rollback(cfg: Config, model: str, to: str | None = None, *, reason: str, act
         if not previous:
             raise NotFoundError(f"{model}: no previous champion to roll back to")
         version = previous[0]
-    return _decide(cfg, model, version, Decision(Action.ROLLBACK, reason), actor)
+    return _decide(cfg, model, version, Decision(Action.ROLLBACK, reason), actor, notify)
 
 
-def _decide(cfg: Config, model: str, version: str, decision: Decision, actor: str) -> Decided:
+def _decide(
+    cfg: Config, model: str, version: str, decision: Decision, actor: str, notify: bool
+) -> Decided:
     """One transaction that moves the pointer and appends the log row; then the pointer file
-    and the hook (:func:`~driftd.champion.change.after_commit`)."""
+    and the hook (:func:`~driftd.champion.change.after_commit`), then the notifications."""
     from driftd.registry.store import Registry
     from driftd.registry.verify import artifact_problem
 
@@ -115,6 +133,32 @@ def _decide(cfg: Config, model: str, version: str, decision: Decision, actor: st
     try:
         decision_id = registry.decide(model, version, decision, run_id=None, actor=actor)
         change = after_commit(cfg, model, registry)
+        if notify:
+            announce(cfg, registry, model, version, decision, decision_id)
     finally:
         registry.close()
     return Decided(model, version, decision_id, change)
+
+
+def announce(
+    cfg: Config,
+    registry: Registry | Path,
+    model: str,
+    version: str,
+    decision: Decision,
+    decision_id: int,
+) -> None:
+    """Deliver the decision's event (``promote``, ``rollback``) to the ``[[notify]]`` targets
+    that want it, in this thread, each bounded by its timeout and retries. Never raises: a
+    failure is logged and recorded in ``deliveries`` (``driftd status`` shows it), and the
+    decision stands. The daemon announces its own decisions from the cycle's result."""
+    from driftd import alerts
+
+    event = alerts.decision_event(model, version, decision, at=None, decision_id=decision_id)
+    if event is None:
+        return
+    dispatcher = alerts.Dispatcher(lambda: cfg, registry, background=False)
+    try:
+        dispatcher.emit(event)
+    finally:
+        dispatcher.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,9 +112,14 @@ def _write(path: Path, content: dict[str, Any]) -> None:
     from driftd.trainer.artifacts import write_atomic
 
     data = (json.dumps(content, indent=2, sort_keys=True) + "\n").encode()
+    # The access of the model directory it sits in, as the artifacts beside it have (0640 in
+    # the configured group, whose setgid directory gives the group; else 0600): a model server
+    # in that group reads both, and nobody else reads either.
+    mode = 0o640 if os.stat(path.parent).st_mode & stat.S_IRGRP else 0o600
 
     def write(fh: IO[bytes]) -> None:
         fh.write(data)
+        os.fchmod(fh.fileno(), mode)
 
     write_atomic(path, write)
 

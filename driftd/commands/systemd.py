@@ -1,11 +1,11 @@
 """``driftd systemd print|install [--prefix DIR]``: the service files shipped in the wheel.
 
-The unit, the sysusers.d snippet and an example config live in ``driftd/systemd_files/``
-(package data, so an installed driftd has them without a source checkout). Both commands write
-the unit with ``ExecStart`` pointing at the ``driftd`` that runs them, so a venv anywhere
-outside the sandbox's hidden paths works without editing the unit. ``install`` never overwrites
-an existing config; ``--prefix`` writes under a staging root (a package build, or a test)
-instead of ``/``.
+The unit, the ``OnFailure=`` handler unit, the sysusers.d snippet and an example config live in
+``driftd/systemd_files/`` (package data, so an installed driftd has them without a source
+checkout). Both commands write the units with ``ExecStart`` pointing at the ``driftd`` that runs
+them, so a venv anywhere outside the sandbox's hidden paths works without editing a unit.
+``install`` never overwrites an existing config; ``--prefix`` writes under a staging root (a
+package build, or a test) instead of ``/``.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from pathlib import Path
 from driftd.commands import Add
 
 UNIT = "driftd.service"
+NOTIFY_UNIT = "driftd-notify-failure@.service"
 SYSUSERS = "driftd.sysusers"
 CONFIG = "config.example.toml"
 # Where each file goes under the prefix, and its mode.
 TARGETS = {
     UNIT: ("etc/systemd/system/driftd.service", 0o644),
+    NOTIFY_UNIT: ("etc/systemd/system/driftd-notify-failure@.service", 0o644),
     SYSUSERS: ("etc/sysusers.d/driftd.conf", 0o644),
     CONFIG: ("etc/driftd/config.toml", 0o640),
 }
@@ -34,7 +36,7 @@ def register(add: Add, as_json: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("print", "install"))
     p.add_argument(
         "--file",
-        choices=("unit", "sysusers", "config"),
+        choices=("unit", "notify-failure", "sysusers", "config"),
         default="unit",
         help="print: which file (default: the unit)",
     )
@@ -51,7 +53,8 @@ def cmd_systemd(args: argparse.Namespace) -> int:
     for warning in warnings_for(binary):
         print(f"warning: {warning}", file=sys.stderr)
     if args.action == "print":
-        name = {"unit": UNIT, "sysusers": SYSUSERS, "config": CONFIG}[args.file]
+        files = {"unit": UNIT, "notify-failure": NOTIFY_UNIT, "sysusers": SYSUSERS}
+        name = {**files, "config": CONFIG}[args.file]
         sys.stdout.write(render(name, binary))
         return EXIT_OK
     for line in install(Path(args.prefix), binary):
@@ -67,19 +70,19 @@ def shipped(name: str) -> str:
 
 
 def render(name: str, binary: str) -> str:
-    """The file ready to install: the unit's ``ExecStart`` runs ``binary``."""
+    """The file ready to install: a unit's ``ExecStart`` runs ``binary``."""
     import re
 
     from driftd.errors import DriftdError
 
     text = shipped(name)
-    if name != UNIT:
+    if name not in (UNIT, NOTIFY_UNIT):
         return text
     if any(c.isspace() for c in binary) or not binary.startswith("/"):
         raise DriftdError(f"ExecStart needs an absolute path without spaces (got {binary!r})")
     patched, count = re.subn(r"(?m)^ExecStart=\S+", lambda _m: f"ExecStart={binary}", text)
     if count != 1:
-        raise DriftdError(f"the shipped {UNIT} has {count} ExecStart lines, expected 1")
+        raise DriftdError(f"the shipped {name} has {count} ExecStart lines, expected 1")
     return patched
 
 
@@ -113,7 +116,7 @@ def warnings_for(binary: str) -> list[str]:
 
 
 def install(prefix: Path, binary: str) -> list[str]:
-    """Write the three files under ``prefix``; a config already there is kept. One line each."""
+    """Write the four files under ``prefix``; a config already there is kept. One line each."""
     import os
 
     from driftd.errors import DriftdError
@@ -135,6 +138,7 @@ def install(prefix: Path, binary: str) -> list[str]:
         lines.append(f"wrote     {target}")
     lines.append(
         "next: systemd-sysusers; edit and `driftd validate` the config; "
-        "systemctl daemon-reload; systemctl enable --now driftd"
+        "systemctl daemon-reload; systemctl enable --now driftd "
+        "(to be told when it fails: OnFailure=driftd-notify-failure@%n.service in a drop-in)"
     )
     return lines

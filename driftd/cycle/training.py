@@ -57,7 +57,7 @@ def train(
             log_dir=log_dir,
             timestamp=model.data.timestamp,
             access=access,
-            scheduler=cfg.dask.scheduler,
+            remote=_remote(model, cfg),
         )
     except DriftdError as exc:
         error = str(exc).splitlines()[0]
@@ -233,3 +233,15 @@ def record_decision(
     )
     event("refit", model=model.name, run=run_id, version=refit_id, evaluated=version_id, rows=rows)
     return refit_id, decision
+
+
+def _remote(model: ModelConfig, cfg: Config) -> trainer.Remote | None:
+    """Where the training child runs: on the dask cluster for ``training.executor = "dask"``
+    (dask is imported only then), else here (None)."""
+    if model.training.executor != "dask":
+        return None
+    from functools import partial
+
+    from driftd.dask.training import run_remote
+
+    return partial(run_remote, scheduler=cfg.dask.scheduler)

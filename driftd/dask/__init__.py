@@ -7,7 +7,8 @@ Imported only when a model sets ``data.engine = "dask"`` or ``training.executor 
   (``dask.scheduler``), and counting a live window partition by partition;
 - :mod:`driftd.dask.counts`: the per-partition counts and their merge;
 - :mod:`driftd.dask.reference`: the reference summary with every numeric column in buckets;
-- :mod:`driftd.dask.cycle`: a daemon cycle's check on the dask engine;
+- :mod:`driftd.cycle.dask_check` (in the cycle package, which it belongs to) runs a daemon
+  cycle's check on these;
 - :mod:`driftd.dask.training`: a candidate trained on a cluster worker.
 """
 

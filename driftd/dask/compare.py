@@ -1,4 +1,5 @@
-"""``driftd drift REF LIVE --engine dask``: the ad-hoc comparison with a live side of any size.
+"""``driftd drift REF LIVE --engine dask``: the ad-hoc comparison with a live side of any size
+(the command itself is ``driftd.cli``'s; this is its engine).
 
 The reference is read into memory (a file as ``driftd drift`` reads it; a directory or glob of
 Parquet through dask) and summarised with every numeric column in buckets; the live side is
@@ -7,16 +8,12 @@ counted partition by partition on ``dask.scheduler`` (or ``--scheduler``) and ne
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Sequence
-
 import pandas as pd
 
 from driftd import detect, sources
 from driftd.config import DriftConfig, SourceConfig
 from driftd.dask import engine, reference
 from driftd.domain import DriftReport, FeatureKind
-from driftd.errors import EXIT_DRIFT, EXIT_OK, DriftdError
 
 
 def read_reference(path: str, scheduler: str) -> pd.DataFrame:
@@ -41,28 +38,3 @@ def compare(
     summary = reference.summarize(ref, kinds, ordered=False)
     counted = engine.count_window(live, summary, scheduler=scheduler, label="live")
     return detect.detect(summary, counted, cfg, seed, ordered=False)
-
-
-def command(
-    args: argparse.Namespace,
-    cfg: DriftConfig,
-    categorical: Sequence[str],
-    skip: set[str],
-    scheduler: str,
-) -> int:
-    """``cmd_drift``'s work on the dask engine; its exit code."""
-    from driftd import cli
-
-    if args.html:
-        raise DriftdError("--html needs the live rows in memory: not with --engine dask")
-    ref = read_reference(args.reference, scheduler)
-    left_out = {} if args.config or args.model else cli._bookkeeping(ref, args.keep or ())
-    features = [c for c in ref.columns if c not in skip and c not in left_out]
-    sources.check_features(ref, features, categorical, f"reference {args.reference}")
-    kinds = detect.infer_kinds(ref[features], categorical)
-    report = compare(ref[features], args.live, kinds, cfg, scheduler)
-    data = report.to_dict()
-    data["left_out"] = left_out
-    data["engine"] = "dask"
-    cli._emit(args, data, cli._drift_text)
-    return EXIT_DRIFT if report.drifted else EXIT_OK

@@ -43,7 +43,7 @@ KILL_GRACE_S = 2.0
 
 
 def run_remote(
-    spec: dict[str, Any], work: Path, log_path: Path, cfg: TrainingConfig, scheduler: str
+    spec: dict[str, Any], work: Path, log_path: Path, cfg: TrainingConfig, *, scheduler: str
 ) -> tuple[int, str]:
     """Run ``spec`` on the cluster at ``scheduler``; like the local child's runner it returns
     (exit code, why it was killed) and leaves ``result.json`` in ``work`` and the artifact in

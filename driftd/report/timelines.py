@@ -24,17 +24,12 @@ def seconds(text: str) -> float:
 
 
 def markers(data: Mapping[str, Any]) -> list[charts.Marker]:
-    """Retrains (every training, any outcome) and champion changes, on the runs' clock."""
+    """Champion changes and retrains (every training, any outcome), on the runs' clock.
+
+    Retrains come last so that they are drawn on top: a promotion shares its run's moment with
+    the training it promoted, and the dashed retrain line stays visible over the solid one.
+    """
     out = [
-        charts.Marker(
-            seconds(str(t["at"])),
-            "retrain",
-            f"training {t['status']} at {t['at']}"
-            + (f" -> {t['version_id']}" if t.get("version_id") else ""),
-        )
-        for t in data.get("trainings") or []
-    ]
-    out += [
         charts.Marker(
             seconds(str(d["at"])),
             "champion",
@@ -42,6 +37,15 @@ def markers(data: Mapping[str, Any]) -> list[charts.Marker]:
         )
         for d in data.get("decisions") or []
         if d.get("action") in CHAMPION_ACTIONS
+    ]
+    out += [
+        charts.Marker(
+            seconds(str(t["at"])),
+            "retrain",
+            f"training {t['status']} at {t['at']}"
+            + (f" -> {t['version_id']}" if t.get("version_id") else ""),
+        )
+        for t in data.get("trainings") or []
     ]
     return out
 

@@ -105,8 +105,8 @@ def _sparse_p(ref: IntArray, cur: IntArray, pearson: float, seed: int) -> float:
     and more informative. It is tried only when the chi-square approximation puts the table in
     the tail (``p < SCREEN_P``), so an undrifted table pays nothing for it. A bound is a valid
     p-value (P(bound <= a) <= a under no drift); the combined rule can exceed the Monte Carlo
-    test's size by at most 0.63 x P(bound <= floor) <= 0.0004, and in the calibration grid it
-    did not move any cell (README, "Performance").
+    test's size by at most 0.63 x P(bound <= floor) <= 0.0003, and in the calibration grid it
+    did not move any cell (README, "Speed at every size").
     """
     floor = 1.0 / (1 + PERMUTATIONS)
     if float(sps.chi2.sf(pearson, ref.size - 1)) < SCREEN_P:

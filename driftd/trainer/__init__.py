@@ -33,10 +33,11 @@ from driftd.trainer.orphans import (
     newest_mtime,
     remove_dirs,
 )
-from driftd.trainer.process import environment, terminate_all, train
+from driftd.trainer.process import Remote, environment, terminate_all, train
 
 __all__ = [
     "TRUSTED_TYPES",
+    "Remote",
     "VersionDir",
     "build_estimator",
     "check_estimator",

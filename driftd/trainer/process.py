@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,11 @@ _active: dict[int, subprocess.Popen[bytes]] = {}
 _stopped: set[int] = set()
 
 
+# Runs the training child somewhere else: (spec, work dir, log path, config) -> (exit code,
+# why it was killed), leaving result.json in the work dir as the local child does.
+Remote = Callable[[dict[str, Any], Path, Path, TrainingConfig], tuple[int, str]]
+
+
 def train(
     cfg: TrainingConfig,
     frame: pd.DataFrame,
@@ -61,7 +66,7 @@ def train(
     log_dir: Path,
     timestamp: str | None = None,
     access: Access | None = None,
-    scheduler: str = "threads",
+    remote: Remote | None = None,
 ) -> TrainedModel:
     """Fit a candidate in a child process and write ``out_dir/model.skops``.
 
@@ -70,8 +75,9 @@ def train(
     ``timestamp`` (optional) names a column whose range is recorded as time_min/time_max.
     ``access`` (the config's ``group``) sets the modes and group of what is written: the child
     runs under the matching umask, and the parent fixes the log and the artifact.
-    ``scheduler`` (the config's ``dask.scheduler``) is where ``training.executor = "dask"``
-    sends the child (:mod:`driftd.dask.training`).
+    ``remote`` runs the child elsewhere (``training.executor = "dask"``: the cycle passes
+    :func:`driftd.dask.training.run_remote`); without it the child runs here, as ``driftd
+    reproduce`` does whatever the executor.
     """
     from driftd.fingerprint import frame_sha256
 
@@ -132,10 +138,8 @@ def train(
         spec_file = work / "spec.json"
         spec_file.write_text(json.dumps(spec, allow_nan=False), encoding="utf-8")
         try:
-            if cfg.executor == "dask":  # the same child on a cluster worker; dask loaded only here
-                from driftd.dask.training import run_remote
-
-                rc, why = run_remote(spec, work, log_path, cfg, scheduler)
+            if remote is not None:  # the same child on a cluster worker
+                rc, why = remote(spec, work, log_path, cfg)
             else:
                 rc, why = _run_child(spec_file, log_path, cfg)
         except OSError as exc:  # the log or work directory is unwritable
