@@ -24,11 +24,12 @@ that fails, 2 if the daemon died or the run timed out.
 
 The many-models profile, ``--models 200 --every 1m --minutes 10``, runs that many copies of a
 small model (LogisticRegression, retrained only on drift) instead of the three above, stops after
-``--minutes``, and also judges the schedule: every model's runs one ``--every`` apart with none
-missing or doubled (``lost``: a model with fewer runs than its schedule allows after its first;
-``doubled``: two runs of a model closer than half a period), no run left unfinished, no
-``cycle.unrecorded``, ``job.skipped`` or ``database is locked`` line, no heartbeat that APScheduler
-skipped or the daemon deferred, and RSS under ``--rss-limit`` MiB (400) as well as flat.
+``--minutes``, and also judges the schedule after warm-up (every model's first run, its bootstrap
+training, finished): each model's runs one ``--every`` apart with none missing or doubled (a gap
+over 1.5 periods, or under half of one), no run interrupted, no check the scheduler dropped as
+missed, none merged into a waiting run (``job.merged``: the workers fell behind), no
+``cycle.unrecorded`` or ``database is locked`` line, no heartbeat skipped, missed or deferred,
+and RSS under ``--rss-limit`` MiB (400) as well as flat.
 """
 
 from __future__ import annotations
@@ -249,7 +250,8 @@ def judge_schedule(
     lines: dict[str, list[datetime]] = {}
     needles = (
         ("unrecorded", "cycle.unrecorded"),
-        ("coalesced", "job.skipped"),
+        ("merged", "job.merged"),
+        ("missed checks", 'Run time of job "check'),
         ("locked", "database is locked"),
         ("deferred beats", "heartbeat.deferred"),
         ("skipped beats", 'Execution of job "heartbeat'),

@@ -85,7 +85,7 @@ class Terms:
     keep_hint: str = "keep=[...]"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # frames have no truth value to compare
 class Comparison:
     """What :func:`comparison` found: the report, the columns left out as bookkeeping (name ->
     why), and the features with their kinds and rows (``live`` is None on the dask engine, which
@@ -125,11 +125,11 @@ def compare(
     Every column of ``reference`` but ``exclude`` is a feature, except (with
     ``drop_bookkeeping``, as ``driftd drift`` without a config) columns that look like
     timestamps or identifiers (:mod:`driftd.bookkeeping`): they are left out with a
-    UserWarning naming them, unless listed in ``keep`` (or ``categorical``). ``categorical`` forces columns to be
-    compared as categories; ``drift`` is a model's ``[models.drift]`` (default: the defaults);
-    ``engine="dask"`` counts ``live`` (a Parquet file, directory or glob) partition by partition
-    on ``scheduler``. DataError for a missing column or values that cannot be compared.
-    :func:`comparison` returns the left-out columns and the kinds too.
+    UserWarning naming them, unless listed in ``keep`` (or ``categorical``). ``categorical``
+    forces columns to be compared as categories; ``drift`` is a model's ``[models.drift]``
+    (default: the defaults); ``engine="dask"`` counts ``live`` (a Parquet file, directory or
+    glob) partition by partition on ``scheduler``. DataError for a missing column or values
+    that cannot be compared. :func:`comparison` returns the left-out columns and the kinds too.
     """
     found = comparison(
         reference,
@@ -184,6 +184,8 @@ def comparison(
     left_out = _bookkeeping(ref, keep, terms, chosen) if drop_bookkeeping else {}
     skip = set(exclude) | set(left_out)
     features = [str(c) for c in ref.columns if c not in skip]
+    if cur is not None:
+        sources.require_columns(cur, features, live_path or "live")
     sources.check_features(ref, features, categorical, ref_where)
     _refuse_times(ref, features, categorical, ref_where, terms)
     kinds = detect.infer_kinds(ref[features], categorical)
@@ -193,7 +195,6 @@ def comparison(
         assert live_path is not None
         report = on_dask.compare(ref[features], live_path, kinds, drift or DriftConfig(), scheduler)
         return Comparison(report, left_out, kinds, ref[features], None, engine)
-    sources.require_columns(cur, features, live_path or "live")
     sources.check_features(cur, features, categorical, f"live {live_path or ''}".rstrip())
     report = detect.compare_frames(ref[features], cur[features], kinds, drift or DriftConfig())
     return Comparison(report, left_out, kinds, ref[features], cur[features], engine)

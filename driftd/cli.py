@@ -53,10 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ConfigError as exc:
         for problem in exc.problems:  # one line each, whatever the values in them hold
-            prefix = f"{exc.source}: " if exc.source else ""
-            # A new user's first command finds no config: say how to point at one.
-            hint = f"; {CONFIG_HINT}" if problem == "file not found" else ""
-            print(f"driftd: {escape(prefix + problem + hint)}", file=sys.stderr)
+            print(f"driftd: {escape(_problem_line(exc.source, problem))}", file=sys.stderr)
         return exc.exit_code
     except DriftdError as exc:
         # Escaped whole, not cut at a newline: the newline may sit inside a path it names.
@@ -68,6 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+
+
+def _problem_line(source: object, problem: str) -> str:
+    """One config problem as printed (stderr, or ``validate --json``'s ``problems``)."""
+    prefix = f"{source}: " if source else ""
+    # A new user's first command finds no config: say how to point at one.
+    hint = f"; {CONFIG_HINT}" if problem == "file not found" else ""
+    return prefix + problem + hint
 
 
 # Shared with the command modules under driftd.commands (which must not import this module).
@@ -276,7 +281,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         if not args.json:
             raise
-        problems = [f"{exc.source}: {p}" if exc.source else p for p in exc.problems]
+        problems = [_problem_line(exc.source, p) for p in exc.problems]
         _emit(args, {"path": str(path), "ok": False, "problems": problems, "models": []}, str)
         return exc.exit_code
     data = {"path": str(path), "ok": True, "problems": [], "models": [m.name for m in cfg.models]}
@@ -564,8 +569,9 @@ def _status_text(data: dict[str, Any]) -> str:
         if hook and hook["status"] != "ok":
             lines += _hook_lines(hook)
         nxt = (daemon or {}).get("next_runs", {}) or {}
-        if m["name"] in nxt:
-            lines.append(f"  next check     {nxt[m['name']]}")
+        if m["name"] in nxt:  # a heartbeat's "next run" may be the check that just ran
+            when = render.next_check(str(nxt[m["name"]]), datetime.now(UTC))
+            lines.append(f"  next check     {when}")
     return "\n".join(lines)
 
 

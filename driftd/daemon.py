@@ -43,7 +43,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from driftd import alerts, cycle, metrics, permissions, sweep, trainer
+from driftd import alerts, cycle, metrics, permissions, sweep, trainer, workqueue
 from driftd import config as config_mod
 from driftd.alerts.events import DAEMON_STOP, WATCHDOG
 from driftd.config import Config, ModelConfig, NameChecks
@@ -55,6 +55,7 @@ from driftd.publish import after_check as write_report
 from driftd.registry import queries
 from driftd.registry.connection import WriterBusyError
 from driftd.registry.store import Registry
+from driftd.workqueue import WorkQueue
 
 HEARTBEAT_SECONDS = 5.0
 STOP_GRACE_SECONDS = 20.0
@@ -84,7 +85,8 @@ class _State:
     beat_error: str | None = None  # why the last heartbeat write failed, until one succeeds
     dispatcher: alerts.Dispatcher | None = None  # notifications ([[notify]]), set by _serve
     beats_deferred: int = 0  # heartbeat writes skipped because cycles were writing
-    skipped: int = 0  # runs coalesced because the model's previous run had not finished
+    skipped: int = 0  # heartbeats skipped because the previous one had not finished
+    queue: WorkQueue | None = None  # the checks waiting for and held by workers
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:
@@ -141,8 +143,8 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
     cache = cycle.SummaryCache()
     scheduler = BackgroundScheduler(
         executors={
-            # Threads start lazily, so headroom for models added by a reload costs nothing.
-            "default": ThreadPoolExecutor(max_workers=workers(state.cfg)),
+            # Scheduler jobs only queue a model's run (:mod:`driftd.workqueue`): an instant each.
+            "default": ThreadPoolExecutor(max_workers=2),
             "heartbeat": ThreadPoolExecutor(max_workers=1),
         },
         job_defaults={"coalesce": True, "max_instances": 1},
@@ -155,9 +157,7 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
             notifier.status(_compose(state, scheduler))
 
     def on_job_event(ev: JobEvent) -> None:
-        if ev.code == EVENT_JOB_MAX_INSTANCES:
-            # The model's previous run is still running or waiting for a worker: this one is
-            # coalesced into it, not queued twice. The next run covers the window anyway.
+        if ev.code == EVENT_JOB_MAX_INSTANCES:  # only the heartbeat can take long enough
             state.skipped += 1
             event("job.skipped", logging.WARNING, job=ev.job_id, reason="previous run unfinished")
         elif ev.code == EVENT_JOB_ERROR and isinstance(ev, JobExecutionEvent):
@@ -229,6 +229,25 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
         metrics.after_cycle(state.cfg)  # the [metrics] textfile, when set; never raises
         write_report(state.cfg, name)  # <report.dir>/<model>.html, when set; never raises
 
+    def run_job(name: str) -> None:
+        """A worker's run of one model: a bug is logged and shown, never kills the worker."""
+        try:
+            job(name)
+        except Exception as exc:
+            state.job_errors += 1
+            event("job.error", logging.ERROR, job=name, error=repr(exc))
+            with state.lock:
+                state.last[name] = f"failed: internal error: {exc!r}"
+                state.last_model = name
+            publish()
+
+    state.queue = queue = WorkQueue(run_job, workers(state.cfg))
+
+    def fire(name: str) -> None:
+        """The scheduler's job for a model: queue its run (see :mod:`driftd.workqueue`)."""
+        if queue.submit(name) == "merged":
+            event("job.merged", job=name, reason="a run of this model already waits for a worker")
+
     scheduler.add_job(
         heartbeat,
         IntervalTrigger(seconds=HEARTBEAT_SECONDS),
@@ -238,7 +257,8 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
         misfire_grace_time=int(HEARTBEAT_SECONDS),
     )
     for model in state.cfg.models:
-        _schedule(scheduler, model, job, first_run(registry, model, datetime.now(UTC)))
+        _schedule(scheduler, model, fire, first_run(registry, model, datetime.now(UTC)))
+    queue.start()
 
     # Started paused, so READY=1 reaches systemd before the first cycle's STATUS= lines.
     metrics.serve(state.cfg)  # the [metrics] endpoint, when set: a thread that ends with us
@@ -246,7 +266,7 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
     notifier.ready(f"monitoring {len(state.cfg.models)} model(s)")
     event("daemon.ready", pid=os.getpid(), models=",".join(m.name for m in state.cfg.models))
     scheduler.resume()
-    _supervise(config_path, checks, state, scheduler, registry, notifier, job, publish)
+    _supervise(config_path, checks, state, scheduler, registry, notifier, fire, publish)
     return _shutdown(state, scheduler, registry, notifier)
 
 
@@ -456,9 +476,14 @@ def _shutdown(state: _State, scheduler: Any, registry: Registry, notifier: Notif
     notifier.stopping()
     event("daemon.stopping", pid=os.getpid())
     scheduler.shutdown(wait=False)
+    dropped = state.queue.close() if state.queue is not None else 0
     killed = 0
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    busy = [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+    busy = [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith(("ThreadPoolExecutor", workqueue.THREAD_PREFIX))
+    ]
     while True:
         # Again and again: a cycle that was between its stop check and starting its child
         # when we first looked registers the child a moment later, and must not outlive us.
@@ -474,7 +499,7 @@ def _shutdown(state: _State, scheduler: Any, registry: Registry, notifier: Notif
             registry.beat(os.getpid(), STOPPED, next_runs=None, config_error=state.config_error)
         except DriftdError as exc:  # status will say "died"; the exit is still clean
             event("daemon.stop_beat_failed", logging.WARNING, error=str(exc))
-    event("daemon.stopped", interrupted_runs=count, trainings_killed=killed)
+    event("daemon.stopped", interrupted_runs=count, trainings_killed=killed, queued_dropped=dropped)
     if state.dispatcher is not None:
         why = f"stopped by a signal; {count} run(s) interrupted"
         state.dispatcher.emit(alerts.make(DAEMON_STOP, reason=why))

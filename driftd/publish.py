@@ -14,6 +14,7 @@ from driftd.config import Config
 from driftd.log import event
 from driftd.permissions import Access, make_dirs
 from driftd.registry import queries, reports
+from driftd.render import next_check
 from driftd.report.page import ModelPage, render
 
 
@@ -38,28 +39,6 @@ def build(path: Path, models: Sequence[str] | None = None, run_id: int | None = 
     title = f"driftd report: {names[0]}" if len(names) == 1 else "driftd report"
     generated = now.isoformat(timespec="seconds")
     return render(pages, generated=generated, title=title)
-
-
-def next_check(when: str, now: datetime) -> str:
-    """The heartbeat's next run of a model, as the overview shows it.
-
-    The daemon writes its report right after a check, and its heartbeat (every 5 s) may
-    predate that check: its "next run" is then the check just done, so a time not after
-    ``now`` is said to be due (a busy worker pool delays a run too) rather than shown bare.
-
-    >>> now = datetime(2026, 1, 2, tzinfo=UTC)
-    >>> next_check("2026-01-03T00:00:00+00:00", now)
-    '2026-01-03T00:00:00+00:00'
-    >>> next_check("2026-01-01T00:00:00+00:00", now)
-    '2026-01-01T00:00:00+00:00 (due, or just run)'
-    """
-    try:
-        at = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    except ValueError:
-        return when
-    if at.tzinfo is None or at > now:
-        return when
-    return f"{when} (due, or just run)"
 
 
 def after_check(cfg: Config, model: str) -> Path | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 
@@ -127,3 +128,26 @@ def extra_lines(rows: Sequence[Mapping[str, Any]], width: int = 10) -> list[str]
         said = detail if detail.startswith(name) else f"{name}: {detail}"  # performance:roc_auc
         lines.append(f"  {label}{worst['state']}  {said}{more}")
     return lines
+
+
+def next_check(when: str, now: datetime) -> str:
+    """The heartbeat's next run of a model, as the report's overview and ``driftd status`` show it.
+
+    The heartbeat (every 5 s) may predate the check just done: its "next run" is then that
+    check, so a time not after ``now`` is said to be due (a busy worker pool delays a run too)
+    rather than shown bare, as if a check were missed.
+
+    >>> from datetime import UTC
+    >>> now = datetime(2026, 1, 2, tzinfo=UTC)
+    >>> next_check("2026-01-03T00:00:00+00:00", now)
+    '2026-01-03T00:00:00+00:00'
+    >>> next_check("2026-01-01T00:00:00+00:00", now)
+    '2026-01-01T00:00:00+00:00 (due, or just run)'
+    """
+    try:
+        at = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return when
+    if at.tzinfo is None or at > now:
+        return when
+    return f"{when} (due, or just run)"

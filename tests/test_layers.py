@@ -58,6 +58,7 @@ LAYERS = {
     "lock": 1,
     "log": 1,  # imports text (escaping every logged value)
     "text": 0,
+    "workqueue": 1,  # the daemon's worker threads (threading only)
     "filekind": 0,
 }
 

@@ -222,7 +222,7 @@ def _runs(models: tuple[ModelState, ...]) -> Iterator[Metric]:
     )
     success = _gauge(
         "driftd_last_success_timestamp_seconds",
-        "When the newest cycle that completed (verdict ok or drift) ended.",
+        "When the newest cycle that completed (run status ok or drift, not failed) ended.",
     )
     for m in models:
         _add(duration, [m.name], m.run_seconds)

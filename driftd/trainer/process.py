@@ -39,6 +39,7 @@ from driftd.trainer.groups import (
     signal_group,
     wait_group_gone,
 )
+from driftd.trainer.inputs import refuse_infinities
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,6 +97,8 @@ def train(
         categorical = schema.infer(frame[features], categorical).categorical
     except DataError as exc:
         raise TrainingError(f"training frame: {exc}") from None
+    if cfg.way == "estimator":  # sklearn's own refusal of infinity names no column
+        refuse_infinities(frame, [c for c in features if c not in set(categorical)], target)
     out_dir = Path(out_dir)
     log_dir = Path(log_dir)
     try:
