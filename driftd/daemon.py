@@ -140,7 +140,10 @@ def _enable_stack_dumps() -> None:
 def _serve(config_path: str, checks: NameChecks, state: _State, registry: Registry) -> int:
     notifier = Notifier.from_env()
     state.dispatcher = dispatcher = alerts.Dispatcher(lambda: state.cfg, registry, background=True)
-    cache = cycle.SummaryCache()
+    # Sized by the models: at the defaults (16 summaries, 1,024 other entries) 200 models evicted
+    # each other's reference summaries and remembered windows, and every check rebuilt them.
+    n = len(state.cfg.models)
+    cache = cycle.SummaryCache(size=max(16, 2 * n), other_size=max(1024, 128 * n))
     scheduler = BackgroundScheduler(
         executors={
             # Scheduler jobs only queue a model's run (:mod:`driftd.workqueue`): an instant each.

@@ -220,3 +220,34 @@ def test_the_realised_threshold_is_learnt_from_the_champions_past_windows(
     assert with_threshold(short, fixed) is short
     plain = replace(model, drift=replace(model.drift, baseline="fixed"))
     assert realised_spread(plain, champion, features, NOW).threshold == 0.05
+
+
+def test_the_realised_spread_scores_each_past_window_once_per_champion(tmp_path: Path) -> None:
+    """With the daemon's cache as memo, a second check an hour later scores no window again
+    (the windows sit on a grid of data.window, so an hour's move changes none of them) and
+    gives the same threshold; the memo holds one entry per window."""
+    from driftd.cycle import SummaryCache
+    from driftd.cycle.checks import realised_spread
+
+    cfg = _config(tmp_path)
+    model = cfg.models[0]
+    _run(cfg, 9)
+    champion = queries.champion(cfg.registry, "churn")
+    assert champion is not None
+    features = list(synth.FEATURES)
+    cache = SummaryCache()
+    built: list[str] = []
+
+    def memo(key: str, build: Any) -> Any:
+        def counted() -> Any:
+            built.append(key)
+            return build()
+
+        return cache.other(key, counted)
+
+    first = realised_spread(model, champion, features, NOW, memo=memo)
+    assert len(built) == model.drift.background_windows
+    later = realised_spread(model, champion, features, NOW + timedelta(hours=1), memo=memo)
+    assert len(built) == model.drift.background_windows  # nothing scored again
+    assert (later.threshold, later.windows) == (first.threshold, first.windows)
+    assert first == realised_spread(model, champion, features, NOW)  # as without a memo

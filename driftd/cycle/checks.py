@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +104,11 @@ class RealisedSpread:
 
 
 def realised_spread(
-    model: ModelConfig, champion: dict[str, Any] | None, features: list[str], now: datetime
+    model: ModelConfig,
+    champion: dict[str, Any] | None,
+    features: list[str],
+    now: datetime,
+    memo: Memo | None = None,
 ) -> RealisedSpread:
     """How far the champion's realised metric normally falls between two windows.
 
@@ -116,6 +122,12 @@ def realised_spread(
     than it normally moves, and further than matters at all. With fewer than
     ``drift.background_min_windows`` scorable windows, or with ``drift.baseline = "fixed"``,
     the fixed drop stays, and the note says so.
+
+    The windows sit on a fixed grid (multiples of ``data.window`` since 1970), so that with
+    ``memo`` (the daemon's cache) each window's score is computed once per champion: a check
+    scores only the windows it has not seen, and reads labelled rows only then. Without the
+    grid and the memo, a check every minute re-read and re-scored all 30 windows, about half of
+    a small model's check (0.25 of 0.54 s, profiled in the 200-model soak).
     """
     import numpy as np
 
@@ -125,27 +137,37 @@ def realised_spread(
         return RealisedSpread(fixed)
     if drift.baseline == "fixed":
         return RealisedSpread(fixed, note="fixed performance_drop: drift.baseline = fixed")
-    end = now - data.label_delay - data.window  # the performance window's start
-    start = end - drift.background_windows * data.window
+    end = _grid(now - data.label_delay - data.window, data.window)  # before the perf. window
+    ends = [end - i * data.window for i in range(drift.background_windows)]
+    scorer = model.promotion.scorer
+    loaded: list[Any] = []  # [rows, fitted champion], read once, only when a window is new
+
+    def score(hi: datetime) -> float | None:
+        if not loaded:
+            loaded.extend((labelled(model, ends[-1] - data.window, end), None))
+            loaded[1] = load_champion(model, champion)
+        part = sources.window(loaded[0], data.timestamp, hi - data.window, hi)
+        if len(part) < model.promotion.min_holdout:
+            return None
+        try:
+            got = evaluate.score(loaded[1], part[features], part[data.target], [scorer])
+        except DriftdError:
+            return None  # one class only in that window, say: not a measurement
+        return float(got[scorer]) if np.isfinite(got[scorer]) else None
+
+    remember: Memo = memo or (lambda _key, build: build())
     try:
-        rows = labelled(model, start, end)
-        fitted = load_champion(model, champion)
+        # Past windows are complete (they end before the performance window starts), so a
+        # window's score for one champion never changes: remembered per version and window.
+        known = {
+            hi: remember(
+                f"realised:{model.name}:{champion['version_id']}:{scorer}:{hi}", partial(score, hi)
+            )
+            for hi in ends
+        }
     except DriftdError as exc:  # extras reports the same failure on its own row
         return RealisedSpread(fixed, note=f"fixed performance_drop: {exc}")
-    values: list[float] = []
-    for i in range(drift.background_windows):
-        hi = end - i * data.window
-        part = sources.window(rows, data.timestamp, hi - data.window, hi)
-        if len(part) < model.promotion.min_holdout:
-            continue
-        scorer = model.promotion.scorer
-        try:
-            got = evaluate.score(fitted, part[features], part[data.target], [scorer])
-        except DriftdError:
-            continue  # one class only in that window, say: not a measurement
-        value = got[scorer]
-        if np.isfinite(value):
-            values.append(float(value))
+    values = [v for v in (known[hi] for hi in ends) if v is not None]
     need = drift.background_min_windows
     if len(values) < need:
         note = f"fixed performance_drop: {len(values)} scorable past window(s) < {need}"
@@ -160,6 +182,15 @@ def realised_spread(
         f"{spread:.3g} (performance_drop {fixed:g})"
     )
     return RealisedSpread(threshold, len(values), spread, note)
+
+
+Memo = Callable[[str, Callable[[], Any]], Any]
+
+
+def _grid(at: datetime, step: timedelta) -> datetime:
+    """``at`` rounded down to a multiple of ``step`` since 1970 (UTC)."""
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + ((at - epoch) // step) * step
 
 
 def with_threshold(model: ModelConfig, spread: RealisedSpread) -> ModelConfig:

@@ -99,7 +99,7 @@ def steps(
     if report.verdict is not Verdict.INVALID:
         needs = extra_inputs(model, champion, reference, live, features, now)
         # Realised performance judged against how much the champion's metric normally moves.
-        spread = realised_spread(model, champion, features, now)
+        spread = realised_spread(model, champion, features, now, memo=cache.other)
         judged = with_threshold(model, spread)
         extra = extras.run(judged, needs, cache.get, seed=run_id, estimators=cache.other)
         report = replace(report, extra=extra.rows)

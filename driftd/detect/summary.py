@@ -180,9 +180,10 @@ def categorical_column(
             categories, counts, n_missing = _code_counts(array)
         else:
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
-            seen = codes[codes >= 0]
-            n_missing = codes.size - seen.size
-            counts = np.bincount(seen, minlength=len(uniques)).astype(np.int64, copy=False)
+            # Missing values (-1) counted in slot 0 of the same pass: no mask, no copy.
+            tally = np.bincount(codes + 1, minlength=len(uniques) + 1)
+            n_missing = int(tally[0])
+            counts = tally[1:].astype(np.int64, copy=False)
             categories = pd.Index(uniques)
         if not ordered:
             return categories, counts, n_missing, 1.0

@@ -12,6 +12,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy import special
 from scipy import stats as sps
 
 from driftd.domain import StatResult
@@ -24,6 +25,11 @@ PSI_EPSILON = 1e-4  # share floor in PSI, so that an empty category gives a fini
 PERMUTATIONS = 2_000  # Monte Carlo tables for sparse chi-square tables, at most
 STOP_HITS = 20  # stop simulating once this many tables are at least as extreme
 SCREEN_P = 0.01  # try the Chernoff bound when the chi-square approximation's p is below this
+# Sparse tables with rows this large and this balanced get the saddlepoint p-value instead of
+# the Monte Carlo one (in the measured grid it was within 3 % of 40,000 random tables, worst 10 %;
+# with 200 rows against 20,000 it was not, see the README)
+SADDLE_MIN_ROW = 500
+SADDLE_MAX_RATIO = 10
 _CELLS_PER_CHUNK = 2_000_000
 _COUNT_METHOD_MAX = 20_000_000
 
@@ -76,7 +82,9 @@ def chi2(reference: npt.ArrayLike, live: npt.ArrayLike, *, seed: int = 0) -> Sta
     p-value that of the exact conditional test: a rigorous Chernoff upper bound on it
     (:mod:`driftd.stats.chernoff`) when that bound is already below ``1 / 2001``, else up to
     2 000 random tables with the same margins (a seeded Monte Carlo test that stops early once
-    20 tables are as extreme; otherwise ``(1 + hits) / 2001``).
+    20 tables are as extreme; otherwise ``(1 + hits) / 2001``), or, for tables whose rows are
+    large and balanced enough (:func:`_saddle_regime`), the saddlepoint approximation to the
+    same exact tail (:func:`driftd.stats.chernoff.saddlepoint_p`).
 
     >>> r = chi2([500, 300, 200], [400, 350, 250])
     >>> round(r.statistic, 2), f"{r.p_value:.1e}"
@@ -90,15 +98,27 @@ def chi2(reference: npt.ArrayLike, live: npt.ArrayLike, *, seed: int = 0) -> Sta
     rows = table.sum(axis=1)
     expected = np.outer(rows, cols) / rows.sum()
     if not _sparse(expected):
-        res = sps.chi2_contingency(table)
-        return StatResult(float(res.statistic), float(res.pvalue))
+        return _asymptotic(table, expected)
     observed = _pearson(table, expected)
     return StatResult(observed, _sparse_p(ref, cur, observed, seed))
 
 
+def _asymptotic(table: npt.NDArray[np.float64], expected: npt.NDArray[np.float64]) -> StatResult:
+    """scipy's ``chi2_contingency`` on a 2 x K table, operation for operation (Yates' correction
+    when K = 2, the same expected counts and sum, ``chi2.sf`` as the ufunc it calls): bit-equal
+    results without its validation and distribution-object layers, which cost 0.5-1 ms a call,
+    a sizeable share of a 1,000-row check."""
+    dof = table.shape[1] - 1
+    if dof == 1:
+        diff = expected - table
+        table = table + np.minimum(0.5, np.abs(diff)) * np.sign(diff)
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    return StatResult(statistic, float(special.chdtrc(dof, statistic)))
+
+
 def _sparse_p(ref: IntArray, cur: IntArray, pearson: float, seed: int) -> float:
     """The Chernoff bound when it is below the Monte Carlo floor ``1 / (1 + PERMUTATIONS)``,
-    else the Monte Carlo p-value.
+    else the saddlepoint p-value in its measured regime, else the Monte Carlo p-value.
 
     Far in the tail (drifted data) every one of the 2,000 tables would be drawn only to report
     that floor; the bound costs about as much as 20 tables and is smaller, so it is both cheaper
@@ -109,14 +129,33 @@ def _sparse_p(ref: IntArray, cur: IntArray, pearson: float, seed: int) -> float:
     did not move any cell (README, "Speed at every size").
     """
     floor = 1.0 / (1 + PERMUTATIONS)
-    if float(sps.chi2.sf(pearson, ref.size - 1)) < SCREEN_P:
+    if float(special.chdtrc(ref.size - 1, pearson)) < SCREEN_P:
         colors = ref + cur
         row = ref if ref.sum() <= cur.sum() else cur
         observed = float((row.astype(np.float64) ** 2) @ (1.0 / colors)) * (1 - 1e-9)
         log_bound = chernoff.log_p_bound(colors, int(row.sum()), observed)
         if log_bound <= math.log(floor):
             return math.exp(log_bound)
+    if _saddle_regime(ref, cur):
+        colors = ref + cur
+        row = ref if ref.sum() <= cur.sum() else cur
+        observed = float((row.astype(np.float64) ** 2) @ (1.0 / colors)) * (1 - 1e-9)
+        approx = chernoff.saddlepoint_p(colors, int(row.sum()), observed)
+        if approx is not None:
+            return approx
     return _monte_carlo_p(ref, cur, seed)
+
+
+def _saddle_regime(ref: IntArray, cur: IntArray) -> bool:
+    """Whether the table is where the saddlepoint p-value was measured to be accurate: at least
+    SADDLE_MIN_ROW rows on the smaller side, at most SADDLE_MAX_RATIO times as many on the
+    other, and small enough for the bound's arrays (README, "Speed at every size")."""
+    small, big = sorted((int(ref.sum()), int(cur.sum())))
+    return (
+        small >= SADDLE_MIN_ROW
+        and big <= SADDLE_MAX_RATIO * small
+        and small + big <= chernoff.MAX_CELLS
+    )
 
 
 def _monte_carlo_p(ref: IntArray, cur: IntArray, seed: int) -> float:
