@@ -249,7 +249,7 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
     def fire(name: str) -> None:
         """The scheduler's job for a model: queue its run (see :mod:`driftd.workqueue`)."""
         if queue.submit(name) == "merged":
-            event("job.merged", job=name, reason="a run of this model already waits for a worker")
+            event("job.merged", job=name, reason="a run of this model already waits or runs")
 
     scheduler.add_job(
         heartbeat,
