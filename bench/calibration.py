@@ -24,6 +24,13 @@ alpha + 0.02.
 calls material (mean +0.1 SD, SD x1.1, 5 % of category mass moved), and the same with nothing
 shifted; it prints how often each dataset rule fires: the combined decision (default), the
 older share rule, and "any feature significant after Bonferroni".
+
+``--paired`` runs the champion-versus-candidate cells: two equally good models (each the truth
+plus its own error series) on a holdout of 7 or 14 days, rows in time order, whose errors are
+AR(1) across rows (rho 0.99 or 0.999 per row, i.e. correlated within a day) or share a day
+effect. It prints how often the paired bootstrap's 95 % interval excludes 0 (nominal 5 %) and
+how often the candidate "wins" (lower bound above 0, nominal 2.5 %), resampling rows one by one
+and resampling whole days (driftd's default when the holdout has timestamps).
 """
 
 from __future__ import annotations
@@ -41,8 +48,8 @@ from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from driftd import detect
-from driftd.config import DriftConfig
+from driftd import detect, evaluate
+from driftd.config import DriftConfig, PromotionConfig
 from driftd.domain import FeatureKind, Verdict
 
 KINDS = ("numeric", "cat10", "cat1000")
@@ -200,6 +207,102 @@ def run_power_cell(shifted: bool, *, reps: int, seed: int) -> dict[str, Any]:
     return {"shifted": shifted, "reps": reps, **fired, "cpu": time.process_time() - start}
 
 
+class Column:
+    """A model that predicts one column of X: the paired cells' equally good models."""
+
+    def __init__(self, column: str, classifier: bool) -> None:
+        self.column = column
+        if classifier:
+            self.classes_ = np.array([0, 1])
+
+    def predict(self, x: pd.DataFrame) -> np.ndarray:
+        values = x[self.column].to_numpy()
+        return (values > 0).astype(int) if hasattr(self, "classes_") else values
+
+    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
+        p = 1.0 / (1.0 + np.exp(-x[self.column].to_numpy()))
+        return np.column_stack([1 - p, p])
+
+
+PAIRED_CELLS = (  # process, days, rows a day, scorer
+    ("iid", 7, 200, "neg_mean_squared_error"),
+    ("ar0.99", 7, 200, "neg_mean_squared_error"),
+    ("ar0.999", 14, 100, "neg_mean_squared_error"),
+    ("day", 7, 200, "neg_mean_squared_error"),
+    ("day", 7, 200, "roc_auc"),
+    ("ar0.99", 14, 100, "roc_auc"),
+)
+
+
+def paired_errors(rng: np.random.Generator, process: str, days: int, per_day: int) -> np.ndarray:
+    n = days * per_day
+    if process == "iid":
+        return np.asarray(rng.normal(size=n))
+    if process == "day":  # half the variance shared by the day's rows
+        shared = np.repeat(rng.normal(size=days), per_day)
+        return np.asarray((shared + rng.normal(size=n)) / np.sqrt(2))
+    return ar1(rng, n, float(process[2:]))
+
+
+def run_paired_cell(
+    process: str, days: int, per_day: int, scorer: str, *, reps: int, seed: int
+) -> dict[str, Any]:
+    """How often each bootstrap's interval excludes 0 when both models are equally good."""
+    rng = np.random.default_rng(seed)
+    n = days * per_day
+    start_day = np.datetime64("2024-01-01T06:00", "ns")
+    minutes = (np.arange(n) % per_day) * (16 * 60 // per_day)
+    times = start_day + np.repeat(np.arange(days), per_day) * np.timedelta64(1, "D")
+    times = times + minutes * np.timedelta64(1, "m")
+    cfg = PromotionConfig(scorer=scorer, bootstrap=400, guardrails={})
+    classifier = scorer == "roc_auc"
+    champion, candidate = Column("a", classifier), Column("b", classifier)
+    out = {"rows_excl": 0, "rows_win": 0, "days_excl": 0, "days_win": 0}
+    begun = time.process_time()
+    for rep in range(reps):
+        truth = rng.normal(size=n)
+        x = pd.DataFrame(
+            {
+                "a": truth + paired_errors(rng, process, days, per_day),
+                "b": truth + paired_errors(rng, process, days, per_day),
+            }
+        )
+        y = (truth > 0).astype(int) if classifier else truth
+        for label, stamps in (("rows", None), ("days", times)):
+            row = evaluate.compare(champion, candidate, x, y, cfg, seed=rep, timestamps=stamps)
+            primary = row.primary
+            assert primary is not None
+            out[f"{label}_excl"] += int(primary.ci_low > 0 or primary.ci_high < 0)
+            out[f"{label}_win"] += int(primary.ci_low > 0)
+    cell = {"process": process, "days": days, "per_day": per_day, "scorer": scorer}
+    return {**cell, "reps": reps, **out, "cpu": time.process_time() - begun}
+
+
+def paired_main(args: argparse.Namespace) -> None:
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        futures = [
+            pool.submit(run_paired_cell, *cell, reps=args.reps, seed=4000 + i)
+            for i, cell in enumerate(PAIRED_CELLS)
+        ]
+        results = [f.result() for f in futures]
+    print(
+        "champion vs candidate, equally good; 95 % paired bootstrap (400 resamples); "
+        f"{args.reps} holdouts per cell; excl. 0 nominal 0.05, false win nominal 0.025\n"
+    )
+    print(
+        f"{'errors':8} {'days':>4} {'rows/day':>8} {'metric':>22} "
+        f"{'rows: excl':>10} {'win':>6} {'days: excl':>10} {'win':>6}"
+    )
+    for r in results:
+        n = r["reps"]
+        print(
+            f"{r['process']:8} {r['days']:>4} {r['per_day']:>8} {r['scorer']:>22} "
+            f"{r['rows_excl'] / n:>10.3f} {r['rows_win'] / n:>6.3f} "
+            f"{r['days_excl'] / n:>10.3f} {r['days_win'] / n:>6.3f}"
+        )
+    print(f"CPU {sum(r['cpu'] for r in results):.0f} s")
+
+
 def dependence_main(args: argparse.Namespace) -> None:
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         futures = [
@@ -252,7 +355,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dependence", action="store_true", help="autocorrelated-rows cells")
     parser.add_argument("--power", action="store_true", help="the dataset-verdict power cell")
+    parser.add_argument("--paired", action="store_true", help="champion-vs-candidate cells")
     args = parser.parse_args()
+    if args.paired:
+        paired_main(args)
+        return
     if args.dependence:
         dependence_main(args)
         return

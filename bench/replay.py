@@ -23,7 +23,9 @@ beat ``never``). Trainings and promotions per step leave out the first step, whe
 policy trains its first model. ``alarms`` is the share of checks whose dataset verdict is
 ``drift``. ``sig. worse`` counts promotions whose new champion is worse than the champion it
 replaced on the next window's rows: the upper bound of the paired bootstrap interval of
-``new - old`` (:func:`driftd.evaluate.compare`, the promotion's own confidence) is below 0.
+``new - old`` (:func:`driftd.evaluate.compare`, the promotion's own confidence) is below 0,
+resampling the next window's days as driftd's own evaluation does (``(rows: n)`` in the table:
+the same test resampling rows one by one, which is over-confident on rows that share a day).
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ class StreamResult:
     run_alarm_rate: float  # run status drift (any check breached) / runs
     failed_runs: int
     promotions: int
-    significantly_worse: int
+    significantly_worse: int  # day-block bootstrap on the next window, as driftd evaluates
+    significantly_worse_rows: int  # the same with rows resampled one by one (over-confident)
     first_promotion_after_labels: int | None  # checks after the labels arrive; label_break only
     bootstrap_reproduced: bool  # an in-process fit on the reference predicts as version 1 does
     trigger_counts: dict[str, int] = field(default_factory=dict)
@@ -213,13 +216,18 @@ def replay(stream: Stream, directory: Path, limit: int | None = None) -> StreamR
             trigger = json.loads(d["payload"]).get("trigger") or "?"
             triggers[trigger] = triggers.get(trigger, 0) + 1
 
-    worse = 0
+    worse = worse_rows = 0
     for k in range(1, len(checks)):
         old, new = champions[k - 1], champions[k]
         if old["version_id"] != new["version_id"]:
             x, y = nexts[k][list(stream.features)], nexts[k][stream.target].to_numpy()
-            ev = evaluate.compare(models.load(old), models.load(new), x, y, model.promotion, seed=k)
+            pair = models.load(old), models.load(new)
+            stamps = pd.to_datetime(nexts[k][stream.timestamp], utc=True).dt.tz_localize(None)
+            times = stamps.to_numpy("datetime64[ns]")
+            ev = evaluate.compare(*pair, x, y, model.promotion, seed=k, timestamps=times)
             worse += int(ev.primary is not None and ev.primary.ci_high < 0)
+            ev = evaluate.compare(*pair, x, y, model.promotion, seed=k)
+            worse_rows += int(ev.primary is not None and ev.primary.ci_high < 0)
 
     refit = _fit(model, stream, stream.reference())
     probe = nexts[0][list(stream.features)]
@@ -251,6 +259,7 @@ def replay(stream: Stream, directory: Path, limit: int | None = None) -> StreamR
         failed_runs=sum(status[r] == "failed" for r in run_ids),
         promotions=len(promoted),
         significantly_worse=worse,
+        significantly_worse_rows=worse_rows,
         first_promotion_after_labels=_first_promotion_after(stream, db, checks, run_ids),
         bootstrap_reproduced=reproduced,
         trigger_counts=triggers,
@@ -326,9 +335,13 @@ def table(results: Sequence[StreamResult]) -> str:
                 f"| {r.stream} | {r.steps} | {name} | {p.metric:.4f} ({r.scorer}) | {share} "
                 f"| {p.trainings_per_step:.2f} | {p.promotions_per_step:.2f} "
                 f"| {f'{r.alarm_rate:.0%}' if is_d else ''} "
-                f"| {f'{r.significantly_worse} of {r.promotions}' if is_d else ''} |"
+                f"| {_worse(r) if is_d else ''} |"
             )
     return "\n".join(lines)
+
+
+def _worse(r: StreamResult) -> str:
+    return f"{r.significantly_worse} of {r.promotions} (rows: {r.significantly_worse_rows})"
 
 
 def floors(results: Sequence[StreamResult]) -> list[tuple[str, bool | None]]:

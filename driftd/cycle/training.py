@@ -127,8 +127,19 @@ def evaluate_candidate(
         seed=training.seed,
         champion_size=int(champion.get("artifact_size") or 0) or None,
         candidate_size=trained.artifact_size,
+        timestamps=_times(holdout, model.data.timestamp),
     )
     return evaluation, dict(evaluation.candidate_metrics)
+
+
+def _times(holdout: pd.DataFrame, column: str | None) -> Any:
+    """The holdout's timestamps for a day-block bootstrap, or None (resample rows)."""
+    if column is None or column not in holdout.columns:
+        return None
+    import pandas as pd
+
+    times = pd.to_datetime(holdout[column], utc=True, errors="coerce")
+    return times.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
 def refit(

@@ -4,7 +4,8 @@ For each scikit-learn metric (oriented by its scorer so that higher is better):
 
 - both models' outputs are computed once; a paired bootstrap of ``candidate - champion`` over
   ``cfg.bootstrap`` resamples of row indices (seeded) gives a two-sided percentile interval at
-  ``cfg.confidence``;
+  ``cfg.confidence``; with the holdout's ``timestamps`` the resamples draw whole days
+  (:func:`driftd.evaluate.bootstrap.day_blocks`), because rows of one day share their errors;
 - the primary metric passes when the interval's lower bound exceeds ``min_improvement``
   (superiority); a guardrail passes when the lower bound is at least ``-margin``
   (non-inferiority);
@@ -28,9 +29,12 @@ from driftd.config import PromotionConfig
 from driftd.domain import Evaluation, MetricComparison
 from driftd.errors import EvaluationError, StatsError
 from driftd.evaluate.bootstrap import (
+    Blocks,
     bootstrap_p_value,
+    day_blocks,
     differences_by_call,
     differences_by_chunk,
+    few_blocks_scale,
     percentile_interval,
 )
 from driftd.evaluate.fast import fast_metric
@@ -63,14 +67,17 @@ def compare(
     seed: int = 0,
     champion_size: int | None = None,
     candidate_size: int | None = None,
+    timestamps: np.ndarray | None = None,
 ) -> Evaluation:
     """Score both models on the same rows and compare them metric by metric.
 
     ``n_holdout < cfg.min_holdout`` is left to policy; EvaluationError is raised only when a
     metric cannot be computed at all (a model fails to predict, one class only for roc_auc).
     Model sizes default to each model's pickled size in memory when not both given.
+    ``timestamps`` (one per holdout row) make the bootstrap resample days instead of rows.
     """
     y = check_holdout(x, y)
+    blocks = day_blocks(timestamps)
     champ = CachedModel(champion, x, "champion")
     cand = CachedModel(candidate, x, "candidate")
     wanted = [(cfg.scorer, "primary", cfg.min_improvement)]
@@ -86,7 +93,17 @@ def compare(
             rows.append(_point_row(name, role, margin, float(champion_size), float(candidate_size)))
         else:
             rows.append(
-                _metric_row(name, role, margin, champ=champ, cand=cand, y=y, cfg=cfg, seed=seed)
+                _metric_row(
+                    name,
+                    role,
+                    margin,
+                    champ=champ,
+                    cand=cand,
+                    y=y,
+                    cfg=cfg,
+                    seed=seed,
+                    blocks=blocks,
+                )
             )
     return Evaluation(
         n_holdout=len(y),
@@ -107,6 +124,7 @@ def _metric_row(
     y: np.ndarray,
     cfg: PromotionConfig,
     seed: int,
+    blocks: Blocks | None,
 ) -> MetricComparison:
     scorer = get_scorer(name)
     a = full_score(name, scorer, champ, y)
@@ -119,24 +137,26 @@ def _metric_row(
         and _same(float(fast_a(everything)[0]), a)
         and _same(float(fast_c(everything)[0]), c)
     ):
-        diffs = differences_by_chunk(fast_a, fast_c, len(y), cfg.bootstrap, seed)
+        diffs = differences_by_chunk(fast_a, fast_c, len(y), cfg.bootstrap, seed, blocks)
     else:
 
         def both(rows: np.ndarray) -> tuple[float, float]:
             return resample_value(scorer, champ, rows, y), resample_value(scorer, cand, rows, y)
 
-        diffs = differences_by_call(both, len(y), cfg.bootstrap, seed)
+        diffs = differences_by_call(both, len(y), cfg.bootstrap, seed, blocks)
+    if blocks is not None:  # the percentile interval of few days is too narrow: widen it
+        diffs = (c - a) + (diffs - (c - a)) * few_blocks_scale(len(blocks), cfg.confidence)
     p_value: float | None = bootstrap_p_value(diffs)
-    method = "paired_bootstrap"
+    method = "paired_bootstrap" if blocks is None else "paired_day_bootstrap"
     if name == "accuracy":
         hit_a = champ.outputs("predict") == y
         hit_c = cand.outputs("predict") == y
         p_value = mcnemar(int(np.sum(hit_a & ~hit_c)), int(np.sum(~hit_a & hit_c)))
-        method = "paired_bootstrap+mcnemar"
+        method += "+mcnemar"
     elif name == "roc_auc":
         p = _delong_p(champ, cand, y, a, c)
         if p is not None:
-            p_value, method = p, "paired_bootstrap+delong"
+            p_value, method = p, method + "+delong"
     valid = int(np.sum(np.isfinite(diffs)))
     if valid < MIN_VALID_SHARE * cfg.bootstrap:
         raise EvaluationError(
