@@ -1279,4 +1279,5 @@ def test_enumerations_are_typed_with_the_tables_choices() -> None:
         assert typing.get_origin(hint) is typing.Literal, key.path
         assert typing.get_args(hint) == key.choices, key.path
         typed += 1
-    assert typed == 9  # log_level, engine, correction, decision, baseline, executor, mode, 2 notify
+    assert typed == 10  # log_level, engine, correction, decision, baseline, executor, mode,
+    # resample, 2 notify

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -103,3 +106,20 @@ def test_day_bootstrap_is_calibrated_where_the_row_bootstrap_is_not() -> None:
         by_day += int(blocked.ci_low > 0 or blocked.ci_high < 0)
     assert rows / reps > 0.3
     assert by_day / reps <= 0.15
+
+
+def test_resampling_days_is_a_promotion_option_and_rows_the_default(tmp_path: Path) -> None:
+    """promotion.resample: rows by default, days when asked; anything else is a one-line
+    config problem naming the key."""
+    import pytest
+
+    from driftd import config
+    from driftd.errors import ConfigError
+
+    text = (Path(__file__).resolve().parents[1] / "config.toml").read_text(encoding="utf-8")
+    assert config.parse(tomllib.loads(text)).models[0].promotion.resample == "rows"
+    days = text.replace("[models.promotion]\n", '[models.promotion]\nresample = "days"\n', 1)
+    assert config.parse(tomllib.loads(days)).models[0].promotion.resample == "days"
+    bad = text.replace("[models.promotion]\n", '[models.promotion]\nresample = "weeks"\n', 1)
+    with pytest.raises(ConfigError, match=r"promotion\.resample"):
+        config.parse(tomllib.loads(bad))

@@ -28,6 +28,7 @@ from driftd.config.spec import (
     NOTIFY_FORMATS,
     PROMOTION_MODES,
     REQUIRED,
+    RESAMPLES,
     Key,
 )
 
@@ -223,6 +224,7 @@ PROMOTION = _under(
         open_hi=True,
     ),
     K("bootstrap", INT, 1000, "Paired bootstrap resamples per interval.", lo=100),
+    K("resample", STR, "rows", "What the paired bootstrap draws: rows or days.", choices=RESAMPLES),
     K(
         "mode",
         STR,

@@ -28,6 +28,7 @@ from driftd.config.spec import (
     NotifyEvent,
     NotifyFormat,
     PromotionMode,
+    Resample,
 )
 from driftd.errors import ConfigError
 
@@ -149,6 +150,8 @@ class PromotionConfig:
     min_holdout: int = _promotion("min_holdout")
     confidence: float = _promotion("confidence")
     bootstrap: int = _promotion("bootstrap")
+    # rows: resample holdout rows; days: whole days (README "Resampling days, not rows").
+    resample: Resample = _promotion("resample")
     mode: PromotionMode = _promotion("mode")
     # metric name -> how much worse the candidate may be (non-inferiority margin)
     guardrails: Mapping[str, float] = _fresh("models.promotion.guardrails")

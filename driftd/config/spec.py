@@ -24,6 +24,7 @@ from driftd.durations import parse_duration
 Correction = Literal["bh", "bonferroni", "none"]
 PromotionMode = Literal["auto", "dry-run", "manual"]
 Decision = Literal["combined", "share"]  # drift.decision: how the dataset verdict is decided
+Resample = Literal["rows", "days"]  # promotion.resample: what the paired bootstrap draws
 Baseline = Literal["background", "fixed"]  # drift.baseline: where materiality thresholds come from
 LogLevel = Literal["debug", "info", "warning", "error"]
 Engine = Literal["pandas", "dask"]  # data.engine: what reads the sources
@@ -45,6 +46,7 @@ CORRECTIONS: tuple[Correction, ...] = get_args(Correction)
 PROMOTION_MODES: tuple[PromotionMode, ...] = get_args(PromotionMode)
 DECISIONS: tuple[Decision, ...] = get_args(Decision)
 BASELINES: tuple[Baseline, ...] = get_args(Baseline)
+RESAMPLES: tuple[Resample, ...] = get_args(Resample)
 LOG_LEVELS: tuple[LogLevel, ...] = get_args(LogLevel)
 ENGINES: tuple[Engine, ...] = get_args(Engine)
 EXECUTORS: tuple[Executor, ...] = get_args(Executor)

@@ -63,11 +63,10 @@ def few_blocks_scale(blocks: int, confidence: float) -> float:
     >>> round(few_blocks_scale(7, 0.95), 2), round(few_blocks_scale(30, 0.95), 2)
     (1.35, 1.06)
     """
-    from scipy import stats
+    from driftd.stats.paired import t_over_z
 
     q = 1 - (1 - confidence) / 2
-    ratio = float(stats.t.ppf(q, blocks - 1) / stats.norm.ppf(q))
-    return float(np.sqrt(blocks / (blocks - 1)) * ratio)
+    return float(np.sqrt(blocks / (blocks - 1)) * t_over_z(q, blocks - 1))
 
 
 def resamples(n: int, b: int, seed: int, blocks: Blocks | None = None) -> Iterator[np.ndarray]:

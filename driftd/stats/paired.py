@@ -130,3 +130,13 @@ def _binary(y_true: np.ndarray) -> np.ndarray:
         raise StatsError(f"delong: labels must be 0/1 or boolean (got {sorted(values)[:5]})")
     positive: np.ndarray = y == 1
     return positive
+
+
+def t_over_z(q: float, dof: int) -> float:
+    """Student's t quantile over the normal one at ``q``: how much wider an interval from
+    ``dof + 1`` units must be than the normal approximation says.
+
+    >>> round(t_over_z(0.975, 6), 3)
+    1.248
+    """
+    return float(sps.t.ppf(q, dof) / sps.norm.ppf(q))
