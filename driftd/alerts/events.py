@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from driftd import __version__
+from driftd.config import NOTIFY_EVENTS
 from driftd.domain import Action, Decision, Verdict
 from driftd.registry.codec import utc_iso
 
@@ -30,17 +31,7 @@ ROLLBACK = "rollback"
 FAILURE = "failure"
 DAEMON_STOP = "daemon_stop"
 WATCHDOG = "watchdog"
-EVENTS = (
-    DRIFT,
-    RETRAIN,
-    PROMOTE,
-    REJECT,
-    AWAITING_APPROVAL,
-    ROLLBACK,
-    FAILURE,
-    DAEMON_STOP,
-    WATCHDOG,
-)
+EVENTS = NOTIFY_EVENTS  # one list, the config's: what `[[notify]] events` may name
 
 # The event a decision announces. A dry run's would_promote announces nothing beyond its
 # retrain: nothing changed and nobody is asked to act.

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from driftd.alerts.deliver import Outcome
-from driftd.alerts.events import Event
 from driftd.errors import DriftdError
 from driftd.registry import codec
 from driftd.registry.queries import read, row_dict
-from driftd.registry.store import Registry
+
+if TYPE_CHECKING:  # types only: `driftd status` imports this module for last_failure
+    from driftd.alerts.deliver import Outcome
+    from driftd.alerts.events import Event
+    from driftd.registry.store import Registry
 
 KEEP = 10_000
 

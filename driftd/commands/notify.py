@@ -15,10 +15,10 @@ from driftd.commands import Add, common
 
 
 def register(add: Add, as_json: argparse.ArgumentParser) -> None:
-    from driftd.alerts.events import EVENTS
+    from driftd.config import NOTIFY_EVENTS  # not driftd.alerts: every command builds this parser
 
     p = add("notify", _cmd, "send one event to the [[notify]] targets now (a test, OnFailure=)")
-    p.add_argument("event", choices=EVENTS)
+    p.add_argument("event", choices=NOTIFY_EVENTS)
     p.add_argument("--reason", required=True, help="what happened, one line")
     p.add_argument("--model", help="the model it concerns (its own targets hear it too)")
     p.add_argument("--version", dest="version_id", help="the version it concerns")
