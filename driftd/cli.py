@@ -408,20 +408,13 @@ def _decided(cfg: Config, done: Any, action: str, reason: str) -> dict[str, Any]
     """A committed operator decision as ``--json`` shows it, after notifying its targets
     (``[[notify]]``: delivered now, each bounded by its timeout; a failure is logged and
     recorded, and the decision stands)."""
-    from driftd import alerts, log
+    from driftd import log
+    from driftd.champion.manual import announce
     from driftd.domain import Action, Decision
 
+    log.setup("warning")  # a failed delivery is one line on stderr
     decision = Decision(Action(action), reason)
-    announced = alerts.decision_event(
-        done.model, done.version, decision, at=None, decision_id=done.decision_id
-    )
-    if announced is not None and cfg.registry.exists():
-        log.setup("warning")  # a failed delivery is one line on stderr
-        dispatcher = alerts.Dispatcher(lambda: cfg, cfg.registry, background=False)
-        try:
-            dispatcher.emit(announced)
-        finally:
-            dispatcher.close()
+    announce(cfg, cfg.registry, done.model, done.version, decision, done.decision_id)
     return {
         "model": done.model,
         "version": done.version,
