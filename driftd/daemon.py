@@ -1,6 +1,6 @@
 """``driftd run``: the scheduler, signals, the single-instance lock, sd_notify and the watchdog.
 
-Threads: a bounded pool of APScheduler worker threads runs the cycles (:func:`workers`); the
+Threads: ``[daemon] workers`` threads run the cycles from a queue (:mod:`driftd.workqueue`); the
 main thread only waits for signals, reloads the config, and pings the systemd watchdog. We use a
 BackgroundScheduler rather than a BlockingScheduler so the main thread stays free for that
 supervision: the watchdog is fed only while a heartbeat job proves that the scheduler thread
@@ -244,7 +244,7 @@ def _serve(config_path: str, checks: NameChecks, state: _State, registry: Regist
                 state.last_model = name
             publish()
 
-    state.queue = queue = WorkQueue(run_job, workers(state.cfg))
+    state.queue = queue = WorkQueue(run_job, state.cfg.daemon.workers)
 
     def fire(name: str) -> None:
         """The scheduler's job for a model: queue its run (see :mod:`driftd.workqueue`)."""
@@ -320,14 +320,6 @@ def _supervise(
                 if state.dispatcher is not None:
                     why = "watchdog withheld: the scheduler's heartbeat job stopped firing"
                     state.dispatcher.emit(alerts.make(WATCHDOG, reason=why))
-
-
-def workers(cfg: Config) -> int:
-    """How many cycles run at once: ``[daemon] workers`` (default
-    :func:`driftd.config.default_workers`), never one thread per model. A model whose run still
-    waits for a worker when its next run is due is coalesced into it (``job.skipped``), never
-    run twice."""
-    return cfg.daemon.workers
 
 
 def _write_beat(

@@ -136,9 +136,9 @@ def test_the_pool_is_bounded_not_two_per_model(tmp_path: Path) -> None:
     explicit [daemon] workers wins."""
     cfg = config_mod.load(_config(tmp_path, 200))
     assert len(cfg.models) == 200
-    assert 4 <= daemon.workers(cfg) <= 32
+    assert 4 <= cfg.daemon.workers <= 32
     explicit = config_mod.load(_config(tmp_path, 3, extra="[daemon]\nworkers = 3\n"))
-    assert daemon.workers(explicit) == 3
+    assert explicit.daemon.workers == 3
 
 
 def test_the_first_round_is_spread_by_the_jitter(tmp_path: Path) -> None:

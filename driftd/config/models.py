@@ -215,7 +215,7 @@ class DaskConfig:
 
 
 def default_workers() -> int:
-    """4 x the CPUs this process may run on, from 4 to 32 (see :func:`driftd.daemon.workers`).
+    """4 x the CPUs this process may run on, from 4 to 32 (see :mod:`driftd.workqueue`).
 
     Not one per model: 200 models had 400 threads and 1.0 GB of RSS. A check spends much of its
     time waiting (a training child, fsync, a file being read), so a few per core keep the cores
