@@ -308,14 +308,58 @@ def _false_alarms(kind: FeatureKind, n_ref: int, n_live: int, reps: int) -> dict
 
 @pytest.mark.parametrize(
     ("kind", "n_ref", "n_live"),
-    [(FeatureKind.NUMERIC, 2_000, 500), (FeatureKind.CATEGORICAL, 2_000, 2_000)],
+    [
+        (FeatureKind.NUMERIC, 2_000, 500),
+        (FeatureKind.NUMERIC, 2_000, 60),
+        (FeatureKind.CATEGORICAL, 2_000, 2_000),
+    ],
 )
 def test_false_alarm_rate_under_ar1_stays_within_alpha(
     kind: FeatureKind, n_ref: int, n_live: int
 ) -> None:
     """AR(1) rho 0.9, no drift, 150 windows x 2 features: with the correction the per-feature
     false-alarm rate is at most alpha + 0.02; without it (dependence = false) it is above 0.5,
-    so this calibration would catch a correction that did nothing."""
+    so this calibration would catch a correction that did nothing. The 60-row window holds
+    about 3 independent rows' worth (tau 19): it raised 50 % false alarms while the effective
+    size was floored at min_samples there too."""
     rates = _false_alarms(kind, n_ref, n_live, reps=150)
     assert rates[True] <= ALPHA + 0.02, rates
     assert rates[False] > 0.5, rates
+
+
+def test_short_dependence_takes_the_p_value_at_the_honest_size() -> None:
+    """AR(1) rho 0.9 with a 60-row live window: tau (about 19) is shorter than the window, so
+    the p-value is kstwo at ``n*m/(n+m) / deff`` however small that is (about 3 rows), not at
+    the min_samples floor of 30 that seasons get."""
+    rng = np.random.default_rng(11)
+    ref, live = ar1(rng, 2_000, 0.9), ar1(rng, 60, 0.9) + 0.5
+    kinds = {"x": FeatureKind.NUMERIC}
+    summary = detect.summarize(pd.DataFrame({"x": ref}), kinds)
+    got = detect.detect(summary, pd.DataFrame({"x": live}), DriftConfig()).features[0]
+    tau_ref = stats.integrated_time(ref)
+    assert 5 < tau_ref < 30  # short: at most half the window's 60 rows
+    deff = stats.design_effect(2_000, 60, tau_ref, max(stats.integrated_time(live), tau_ref))
+    size = round(2_000 * 60 / 2_060 / deff)
+    assert size < DriftConfig().min_samples
+    d = sps.ks_2samp(ref, live).statistic
+    assert got.p_value == pytest.approx(max(sps.ks_2samp(ref, live).pvalue, sps.kstwo.sf(d, size)))
+
+
+def test_seasonal_dependence_keeps_the_floor_and_a_jump_still_alarms() -> None:
+    """A daily seasonal series (two years of a yearly cycle plus noise, in time order) has a
+    tau far longer than a 60-day window: that is the season, which the normal-variation
+    thresholds judge, so the effective size stays at min_samples and a jump of 3 noise SDs in
+    two months is still significant; dividing by the season's tau would hide it."""
+    rng = np.random.default_rng(12)
+    day = np.arange(2 * 365)
+    ref = 2 * np.sin(2 * np.pi * day / 365.25) + ar1(rng, day.size, 0.5)
+    live = 2 * np.sin(2 * np.pi * np.arange(730, 790) / 365.25) + ar1(rng, 60, 0.5) + 3.0
+    kinds = {"x": FeatureKind.NUMERIC}
+    summary = detect.summarize(pd.DataFrame({"x": ref}), kinds)
+    tau = summary.columns["x"].tau
+    assert tau > 30  # longer than half the window
+    got = detect.detect(summary, pd.DataFrame({"x": live}), DriftConfig()).features[0]
+    assert got.p_value is not None and got.p_value < ALPHA, got
+    unfloored = stats.deflated_ks_p(got.statistic, 730, 60, stats.design_effect(730, 60, tau, tau))
+    assert unfloored > ALPHA  # what the season's own tau would have made of it
+    assert "autocorrelated rows" in got.detail
