@@ -302,3 +302,16 @@ def test_dask_is_imported_only_when_asked_for() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_directory_on_the_pandas_engine_names_the_dask_engine(tmp_path: Path) -> None:
+    """`driftd drift REF DIR` without `--engine dask` (a real child process): exit 2 and one
+    stderr line naming the directory and suggesting `--engine dask` / `data.engine = "dask"`."""
+    _frame(500, seed=20).to_parquet(tmp_path / "ref.parquet", index=False)
+    directory = _partitions(_frame(500, seed=21), tmp_path / "live", 2)
+    done = _cli("drift", str(tmp_path / "ref.parquet"), str(directory))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert str(directory) in lines[0]
+    assert "--engine dask" in lines[0] and 'data.engine = "dask"' in lines[0]

@@ -6,6 +6,7 @@ Imported only when a model sets ``data.engine = "dask"`` or ``training.executor 
 - :mod:`driftd.dask.engine`: reading partitioned Parquet (or CSV globs), the scheduler
   (``dask.scheduler``), and counting a live window partition by partition;
 - :mod:`driftd.dask.counts`: the per-partition counts and their merge;
+- :mod:`driftd.dask.cells`: live values of the reference's exact buckets, as counts per cell;
 - :mod:`driftd.dask.reference`: the reference summary with every numeric column in buckets;
 - :mod:`driftd.cycle.dask_check` (in the cycle package, which it belongs to) runs a daemon
   cycle's check on these;

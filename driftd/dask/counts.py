@@ -5,9 +5,10 @@ numeric feature is counted into the reference's buckets (:class:`driftd.stats.Bi
 and every categorical feature into category counts. Counts add: the merged counts are those the
 in-memory path computes on the whole window, the binned KS statistic is within the same
 ``TOLERANCE`` of the exact one, and category counts are exact. What a merge holds is the
-buckets (65,002 integers per numeric column), the categories seen, and the live values that fall
-in the reference's exact buckets (its tails and atoms' neighbours: about 0.02 % to 2 % of an
-undrifted window; see the README for a window that leaves the reference's range altogether).
+buckets (65,002 integers per numeric column), the categories seen, and the live values of the
+reference's exact buckets (its tails, beyond its range, and its heavy buckets) as counts per
+cell between the reference's values (:mod:`driftd.dask.cells`): a size set by the reference,
+whatever the window, even one that leaves the reference's range altogether.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from driftd import sources, stats
+from driftd.dask import cells
 from driftd.detect import ReferenceSummary
 from driftd.detect.features import Counted, CountedWindow
 from driftd.detect.summary import category_counts, numeric_values
@@ -38,6 +40,7 @@ class Plan:
     """What a partition is counted against: shipped to the workers once per computation."""
 
     binned: Mapping[str, stats.BinnedReference]  # numeric features
+    layouts: Mapping[str, cells.Layout]  # their exact buckets' cells
     categorical: tuple[str, ...]
     timestamp: str | None  # with start/end: rows outside (start, end] are dropped first
     start: datetime | None
@@ -47,7 +50,7 @@ class Plan:
 @dataclass(frozen=True, slots=True, eq=False)
 class _Numeric:
     counts: IntArray
-    kept: list[FloatArray]  # sorted once, after the last merge
+    cells: cells.Cells  # the values in exact buckets, off their atom
     at_atom: IntArray
     n: int
     n_nan: int
@@ -81,8 +84,9 @@ def count(part: pd.DataFrame, plan: Plan) -> Partial:
     numeric = {}
     for name, ref in plan.binned.items():
         sample = stats.BinnedSample.build(ref, numeric_values(part[name], name))
+        held = cells.tally(ref, plan.layouts[name], sample.values)
         numeric[name] = _Numeric(
-            sample.counts, [sample.values], sample.at_atom, sample.n, sample.n_nan, sample.n_inf
+            sample.counts, held, sample.at_atom, sample.n, sample.n_nan, sample.n_inf
         )
     categorical = {}
     for name in plan.categorical:
@@ -98,7 +102,7 @@ def merge(a: Partial, b: Partial) -> Partial:
         y = b.numeric[name]
         numeric[name] = _Numeric(
             x.counts + y.counts,
-            [*x.kept, *y.kept],
+            cells.merge(x.cells, y.cells),
             x.at_atom + y.at_atom,
             x.n + y.n,
             x.n_nan + y.n_nan,
@@ -126,13 +130,17 @@ def _pick(fn: Any, x: pd.Timestamp | None, y: pd.Timestamp | None) -> pd.Timesta
     return out
 
 
-def window(total: Partial) -> CountedWindow:
+def sample(x: _Numeric, ref: stats.BinnedReference, layout: cells.Layout) -> stats.BinnedSample:
+    """One column's merged counts as a binned sample: the cells' points, weighted."""
+    points, weights = cells.positions(ref, layout, x.cells)
+    return stats.BinnedSample(x.counts, points, x.at_atom, x.n, x.n_nan, x.n_inf, weights)
+
+
+def window(total: Partial, plan: Plan) -> CountedWindow:
     """The merged counts in the form :func:`driftd.detect.detect` takes."""
     counted: dict[str, Counted] = {}
     for name, x in total.numeric.items():
-        kept = np.sort(np.concatenate(x.kept)) if x.kept else np.zeros(0)
-        sample = stats.BinnedSample(x.counts, kept, x.at_atom, x.n, x.n_nan, x.n_inf)
-        counted[name] = Counted(binned=sample)
+        counted[name] = Counted(binned=sample(x, plan.binned[name], plan.layouts[name]))
     for name, (by_category, missing) in total.categorical.items():
         seen = by_category[by_category > 0]
         values = np.asarray(seen.to_numpy(dtype=np.int64), dtype=np.int64)
@@ -157,4 +165,12 @@ def plan(
             binned[name] = column.binned
         else:
             raise DataError(f"column {name!r}: the reference summary holds no bucket counts")
-    return Plan(binned, tuple(categorical), timestamp, start, end)
+    layouts = {name: cells.Layout.of(ref) for name, ref in binned.items()}
+    return Plan(binned, layouts, tuple(categorical), timestamp, start, end)
+
+
+def nbytes(total: Partial) -> int:
+    """Bytes of counts a partial holds: set by the reference's buckets and cells and by the
+    categories seen, not by the number of rows counted."""
+    held = sum(x.counts.nbytes + x.at_atom.nbytes + x.cells.nbytes for x in total.numeric.values())
+    return held + sum(16 * len(c) for c, _ in total.categorical.values())  # count, label

@@ -153,7 +153,7 @@ def count_window(
         )
         bounds = f" ({_show(start)}, {_show(end)}]" if end is not None else ""
         raise DataError(f"{label}{bounds} of {path} has no rows (the source has {held})")
-    return counts.window(merged)
+    return counts.window(merged, plan)
 
 
 def _in_flight() -> int:

@@ -255,7 +255,13 @@ def _reader(path: str, where: str) -> _Reader:
         return _formats.read_csv
     if name.endswith(_formats.PARQUET_SUFFIXES):
         return _formats.read_parquet
-    raise DataError(f"{where}: unknown file type (expected .csv, .parquet or sqlite:///)")
+    # A directory is most often a partitioned Parquet dataset: name the engine that reads one.
+    hint = (
+        '; a directory of Parquet partitions is read by --engine dask (data.engine = "dask")'
+        if Path(path).is_dir()
+        else ""
+    )
+    raise DataError(f"{where}: unknown file type (expected .csv, .parquet or sqlite:///){hint}")
 
 
 def _finish(
