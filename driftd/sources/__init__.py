@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,7 +33,7 @@ import pandas as pd
 
 from driftd.config import SourceConfig
 from driftd.errors import DataError
-from driftd.sources import _files, _formats, _time
+from driftd.sources import _files, _formats, _memo, _time
 from driftd.sources._time import Coverage, by_time, coverage
 from driftd.sources._values import check_features
 from driftd.sources._write import write_parquet_atomic
@@ -203,9 +204,13 @@ def _read_files(
     paths = _files.expand(pattern, f"{prefix}{pattern}")
     frames: list[pd.DataFrame] = []
     first: tuple[str, list[str]] | None = None
+    alone = len(paths) == 1
     for path in paths:
         where = f"{prefix}{path}"
-        frame = _read_file(path, need, where, allowed_root, alone=len(paths) == 1)
+        variant = (None if need is None else tuple(need), timestamp, alone, str(allowed_root))
+        frame = _memo.MEMO.cached(
+            path, variant, partial(_load, path, need, timestamp, where, allowed_root, alone)
+        )
         names = [str(c) for c in frame.columns]
         if first is None:
             first = (path, names)
@@ -218,10 +223,23 @@ def _read_files(
                 + (f"; has extra {', '.join(map(repr, extra))}" if extra else "")
             )
         if len(frame):  # header-only frames would turn every column's dtype into object
-            frames.append(_finish(frame, need, timestamp, where))
+            frames.append(frame)
     if not frames:
         raise DataError(f"{prefix}{pattern}: none of the {len(paths)} matching files has rows")
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _load(
+    path: str,
+    need: list[str] | None,
+    timestamp: str | None,
+    where: str,
+    allowed_root: Path | None,
+    alone: bool,
+) -> pd.DataFrame:
+    """One file read and, when it has rows, its timestamps parsed: what the memo keeps."""
+    frame = _read_file(path, need, where, allowed_root, alone=alone)
+    return _finish(frame, need, timestamp, where) if len(frame) else frame
 
 
 def _read_file(
