@@ -34,8 +34,8 @@ def test_a_second_read_of_an_unchanged_file_shares_the_parsed_data(tmp_path: Pat
     second read parsed nothing), and one frame kept."""
     path = tmp_path / "live.csv"
     _write(path, [1.0, 2.0, 3.0])
-    first = sources.read(SourceConfig(str(path)), timestamp="ts")
-    second = sources.read(SourceConfig(str(path)), timestamp="ts")
+    first = sources.read(SourceConfig(str(path)), timestamp="ts", keep=True)
+    second = sources.read(SourceConfig(str(path)), timestamp="ts", keep=True)
     pd.testing.assert_frame_equal(first, second)
     assert np.shares_memory(first["x"].to_numpy(), second["x"].to_numpy())
     assert MEMO.held()[0] == 1
@@ -46,15 +46,15 @@ def test_a_file_rewritten_in_place_or_replaced_is_read_afresh(tmp_path: Path) ->
     back to the old ones, is a new inode: both are read again, never served from the memo."""
     path = tmp_path / "live.csv"
     _write(path, [1.0, 2.0])
-    assert sources.read(SourceConfig(str(path)))["x"].tolist() == [1.0, 2.0]
+    assert sources.read(SourceConfig(str(path)), keep=True)["x"].tolist() == [1.0, 2.0]
     _write(path, [1.0, 2.0, 3.0])
-    assert sources.read(SourceConfig(str(path)))["x"].tolist() == [1.0, 2.0, 3.0]
+    assert sources.read(SourceConfig(str(path)), keep=True)["x"].tolist() == [1.0, 2.0, 3.0]
     before = os.stat(path)
     other = tmp_path / ".next.csv"
     _write(other, [7.0, 8.0, 9.0])  # same length of text as the file it replaces
     os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(other, path)
-    assert sources.read(SourceConfig(str(path)))["x"].tolist() == [7.0, 8.0, 9.0]
+    assert sources.read(SourceConfig(str(path)), keep=True)["x"].tolist() == [7.0, 8.0, 9.0]
     assert MEMO.held()[0] == 1  # the older versions of the file were dropped
 
 
@@ -63,10 +63,10 @@ def test_a_caller_changing_its_frame_does_not_change_the_next_read(tmp_path: Pat
     copy-on-write) leaves what the next read returns as the file says."""
     path = tmp_path / "live.csv"
     _write(path, [1.0, 2.0])
-    frame = sources.read(SourceConfig(str(path)))
+    frame = sources.read(SourceConfig(str(path)), keep=True)
     frame["x"] = [10.0, 20.0]
     frame.loc[0, "ts"] = "changed"
-    again = sources.read(SourceConfig(str(path)))
+    again = sources.read(SourceConfig(str(path)), keep=True)
     assert again["x"].tolist() == [1.0, 2.0]
     assert again["ts"].tolist()[0] == "2026-01-01T00:00Z"
 
@@ -76,8 +76,8 @@ def test_columns_and_timestamp_parsing_are_part_of_the_key(tmp_path: Path) -> No
     asked for."""
     path = tmp_path / "live.csv"
     _write(path, [1.0])
-    parsed = sources.read(SourceConfig(str(path)), timestamp="ts")
-    raw = sources.read(SourceConfig(str(path)))
+    parsed = sources.read(SourceConfig(str(path)), timestamp="ts", keep=True)
+    raw = sources.read(SourceConfig(str(path)), keep=True)
     assert isinstance(parsed["ts"].dtype, pd.DatetimeTZDtype)
     assert not isinstance(raw["ts"].dtype, pd.DatetimeTZDtype)
 
@@ -101,7 +101,16 @@ def test_the_memo_is_bounded_in_bytes_and_skips_large_frames(tmp_path: Path) -> 
     assert memo.held()[0] == frames
 
 
+def test_one_shot_reads_keep_nothing(tmp_path: Path) -> None:
+    """Without ``keep`` (references, holdouts, ad-hoc files) nothing is kept: only the sources a
+    daemon re-reads every cycle are worth the memory."""
+    path = tmp_path / "reference.csv"
+    _write(path, [1.0, 2.0])
+    sources.read(SourceConfig(str(path)), timestamp="ts")
+    assert MEMO.held() == (0, 0)
+
+
 def test_a_missing_file_still_names_itself(tmp_path: Path) -> None:
     """No stat, no memo: the read's own one-line error reaches the caller."""
     with pytest.raises(DataError, match="file not found"):
-        sources.read(SourceConfig(str(tmp_path / "gone.csv")), label="live window")
+        sources.read(SourceConfig(str(tmp_path / "gone.csv")), label="live window", keep=True)

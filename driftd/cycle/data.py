@@ -171,7 +171,7 @@ def labelled(model: ModelConfig, start: datetime | None, end: datetime) -> pd.Da
 
         frame = read_window(source.path, data.timestamp, start, end, "labelled data")
     else:
-        frame = sources.read(source, timestamp=data.timestamp, label="labelled data")
+        frame = sources.read(source, timestamp=data.timestamp, label="labelled data", keep=True)
     sources.require_columns(frame, [data.target], f"labelled data {source.path}")
     frame = sources.window(frame, data.timestamp, start, end)
     return frame[frame[data.target].notna()]

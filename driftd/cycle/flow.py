@@ -53,7 +53,7 @@ def steps(
             return done
         return act(cfg, model, registry, now, run_id, status, stop, done)
     # Read once: the live window and the past windows of the background come from these rows.
-    source_rows = sources.read(data.live, timestamp=data.timestamp, label="live window")
+    source_rows = sources.read(data.live, timestamp=data.timestamp, label="live window", keep=True)
     live = sources.nonempty_window(
         source_rows, data.live, data.timestamp, now - data.window, now, label="live window"
     )

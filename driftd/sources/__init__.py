@@ -63,13 +63,16 @@ def read(
     timestamp: str | None = None,
     label: str = "",
     allowed_root: Path | None = None,
+    keep: bool = False,
 ) -> pd.DataFrame:
     """Every row of ``source``; with ``timestamp``, that column parsed to UTC and sorted by it.
 
     ``columns`` reads only those columns (plus ``timestamp``), in that order: large files are
     not parsed in full. ``label`` ("reference", "live window", ...) starts every error message.
     ``allowed_root``, when given, refuses any file whose real path (symlinks resolved) lies
-    outside it. The index of the result is 0..n-1.
+    outside it. ``keep`` (the daemon's live and labelled sources, read at every cycle) keeps
+    each parsed file for the next read while it is unchanged on disk (:mod:`._memo`). The index
+    of the result is 0..n-1.
 
     >>> import pathlib, tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +89,7 @@ def read(
     if source.path.startswith(_SQLITE):
         frame = _read_sqlite(source, need, timestamp, prefix, allowed_root)
     else:
-        frame = _read_files(source.path, need, timestamp, prefix, allowed_root)
+        frame = _read_files(source.path, need, timestamp, prefix, allowed_root, keep)
     if timestamp is not None:
         frame = frame.sort_values(timestamp, kind="stable", ignore_index=True)
     return frame if need is None else frame[need]
@@ -200,6 +203,7 @@ def _read_files(
     timestamp: str | None,
     prefix: str,
     allowed_root: Path | None,
+    keep: bool = False,
 ) -> pd.DataFrame:
     paths = _files.expand(pattern, f"{prefix}{pattern}")
     frames: list[pd.DataFrame] = []
@@ -208,9 +212,8 @@ def _read_files(
     for path in paths:
         where = f"{prefix}{path}"
         variant = (None if need is None else tuple(need), timestamp, alone, str(allowed_root))
-        frame = _memo.MEMO.cached(
-            path, variant, partial(_load, path, need, timestamp, where, allowed_root, alone)
-        )
+        load = partial(_load, path, need, timestamp, where, allowed_root, alone)
+        frame = _memo.MEMO.cached(path, variant, load) if keep else load()
         names = [str(c) for c in frame.columns]
         if first is None:
             first = (path, names)
