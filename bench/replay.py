@@ -222,8 +222,7 @@ def replay(stream: Stream, directory: Path, limit: int | None = None) -> StreamR
         if old["version_id"] != new["version_id"]:
             x, y = nexts[k][list(stream.features)], nexts[k][stream.target].to_numpy()
             pair = models.load(old), models.load(new)
-            stamps = pd.to_datetime(nexts[k][stream.timestamp], utc=True).dt.tz_localize(None)
-            times = stamps.to_numpy("datetime64[ns]")
+            times = evaluate.day_times(nexts[k], stream.timestamp)
             ev = evaluate.compare(*pair, x, y, model.promotion, seed=k, timestamps=times)
             worse += int(ev.primary is not None and ev.primary.ci_high < 0)
             ev = evaluate.compare(*pair, x, y, model.promotion, seed=k)

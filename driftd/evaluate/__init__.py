@@ -6,7 +6,7 @@ single model), :func:`check_scorer` (config validation). scikit-learn is importe
 
 from __future__ import annotations
 
-from driftd.evaluate.compare import compare
+from driftd.evaluate.compare import compare, day_times
 from driftd.evaluate.scoring import BUILTIN, check_scorer, score
 
-__all__ = ["BUILTIN", "check_scorer", "compare", "score"]
+__all__ = ["BUILTIN", "check_scorer", "compare", "day_times", "score"]

@@ -57,6 +57,20 @@ MIN_VALID_SHARE = 0.9  # fewer scorable resamples than this: the interval would 
 LATENCY_REPEATS = 3
 
 
+def day_times(frame: Any, column: str | None) -> np.ndarray | None:
+    """``frame[column]`` as naive UTC ``datetime64[ns]``, what :func:`compare` takes as
+    ``timestamps`` to resample whole days; None (resample rows) without that column.
+    Unparseable values become NaT, which :func:`~driftd.evaluate.bootstrap.day_blocks` turns
+    into a row bootstrap."""
+    if column is None or column not in frame.columns:
+        return None
+    import pandas as pd
+
+    times = pd.to_datetime(frame[column], utc=True, errors="coerce")
+    naive: np.ndarray = times.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    return naive
+
+
 def compare(
     champion: Any,
     candidate: Any,
