@@ -66,6 +66,25 @@ def test_strings_hashed_by_chunk_equal_one_factorize(name: str) -> None:
     assert (n_missing, tau) == (want[2], want[3])
 
 
+@pytest.mark.parametrize("name", ["missing", "empty_chunk", "late_levels", "runs", "short"])
+def test_pandas_strings_counted_as_value_counts_counts_them(name: str) -> None:
+    """pandas' string dtype (Arrow-backed: what read_csv gives on pandas 3) takes one factorize
+    for counts and the tail's codes when the column is short ("short": 5,000 rows), and
+    value_counts plus a factorize of the tail when it is long; either way the categories, in
+    the same order and dtype, counts and missing values are those value_counts gives, and the
+    tail's autocorrelation time that of a separate factorize of the tail."""
+    column = pd.Series(_columns()[name], dtype=object).astype("str")
+    assert isinstance(column.dtype, pd.StringDtype)
+    categories, counts, n_missing, tau = summary.categorical_column(column, ordered=True)
+    counted = column.value_counts(dropna=True, sort=False)
+    assert categories.dtype == counted.index.dtype
+    assert categories.tolist() == counted.index.tolist()
+    np.testing.assert_array_equal(counts, counted.to_numpy())
+    assert counts.dtype == np.int64
+    assert n_missing == int(column.isna().sum()) and n_missing == len(column) - counts.sum()
+    assert tau == summary.categorical_tau(column)
+
+
 def test_chunking_is_used_for_few_levels_and_declined_for_many() -> None:
     """The chunked path runs for a long column of few levels (else the test above would not
     test it) and gives way to one factorize for a short column or one of many levels."""

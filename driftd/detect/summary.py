@@ -170,11 +170,16 @@ def categorical_column(
     column: pd.Series, ordered: bool
 ) -> tuple[pd.Index, npt.NDArray[np.int64], int, float]:
     """:func:`category_counts` and, when ``ordered``, :func:`categorical_tau`, from one pass
-    over the values: a categorical's codes, or the codes of ``pd.factorize`` of plain Python
-    strings (hashing a million strings is the cost of such a column; a second hashing for the
-    tail's autocorrelation is not needed)."""
+    over the values: a categorical's codes, or the codes of ``pd.factorize`` of strings, plain
+    Python (``object``) or pandas' own (hashing a million strings is the cost of such a column;
+    a second hashing for the tail's autocorrelation is not needed)."""
     array = column.array
-    if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
+    # Arrow counts pandas' own strings faster than a factorize and a bincount (about 17 against
+    # 21 ms a million rows), but on a column not much longer than the tail a second hashing of
+    # the tail costs more than it saves (0.11 + 0.07 ms against 0.05 ms at 1,000 rows).
+    few = len(column) <= 2 * stats.dependence.MAX_ROWS
+    strings = column.dtype == object or (isinstance(column.dtype, pd.StringDtype) and few)
+    if isinstance(column.dtype, pd.CategoricalDtype) or strings:
         chunked = None if column.dtype != object else _chunked_factorize(column.to_numpy())
         if isinstance(column.dtype, pd.CategoricalDtype):
             codes = np.asarray(array.codes)
