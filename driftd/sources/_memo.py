@@ -9,6 +9,13 @@ times (nanoseconds). A file replaced by rename gets a new inode, one rewritten o
 place a new size or times, so either is read afresh; the read itself still detects a file
 changed while it is read.
 
+Timestamps are only as fine as the file system keeps them (a kernel tick, one or two seconds on
+some network and FAT file systems), so a file rewritten in place with the same size within that
+grain of its last change would look unchanged. As git does with its "racily clean" index
+entries, a file whose modification or change time is less than ``SETTLE_NS`` before the read
+began is read but not kept: a writer still at work is parsed afresh each time, and a settled
+file from its next read on.
+
 The cache holds at most ``MAX_BYTES`` of frames (least recently used first out) and never a
 single frame over a quarter of that, so a large live window costs no second copy. Callers get
 a shallow copy: pandas' copy-on-write keeps their changes out of the kept frame.
@@ -18,19 +25,22 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import pandas as pd
 
 MAX_BYTES = 64 * 2**20  # the daemon's RSS budget is 400 MB for 200 models (bench/soak.py)
+SETTLE_NS = 2 * 10**9  # coarser than any file system's timestamps (FAT keeps 2 s)
 
 
 class FileMemo:
     """A bounded least-recently-used store of parsed files, safe across threads."""
 
-    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = MAX_BYTES, settle_ns: int = SETTLE_NS) -> None:
         self._max = max_bytes
+        self.settle_ns = settle_ns
         self._lock = threading.Lock()
         self._frames: OrderedDict[tuple[Hashable, ...], tuple[pd.DataFrame, int]] = OrderedDict()
         self._held = 0
@@ -40,6 +50,7 @@ class FileMemo:
     ) -> pd.DataFrame:
         """``read()`` of ``path``, or the frame kept from an earlier read of the same file
         content (``variant``: what else shaped the frame, such as the columns asked for)."""
+        began = time.time_ns()
         try:
             info = os.stat(path)
         except OSError:
@@ -53,7 +64,8 @@ class FileMemo:
                 return hit[0].copy(deep=False)
         frame = read()
         size = int(frame.memory_usage(index=True, deep=False).sum())
-        if size <= self._max // 4:
+        settled = began - max(info.st_mtime_ns, info.st_ctime_ns) >= self.settle_ns
+        if settled and size <= self._max // 4:
             self._keep(key, frame, size)
         return frame.copy(deep=False)
 
