@@ -113,3 +113,20 @@ def test_unknown_stream_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
         replay.main(["--streams", "nope"])
     assert exc.value.code == 2
     assert "unknown stream 'nope'" in capsys.readouterr().err
+
+
+def test_share_spread_resamples_whole_steps_for_every_policy_alike() -> None:
+    """The share's bootstrap resamples the same steps for the three policies: a driftd equal to
+    ``every`` (or to ``never``) keeps a share of exactly 1 (or 0) in every resample, however
+    noisy the weeks; a driftd at 80 % of the gain plus noise straddles 90 % only as often as
+    its spread allows, and its interval holds the point estimate."""
+    rng = np.random.default_rng(3)
+    never = rng.normal(0.6, 0.05, 48)
+    every = never + 0.03 + rng.normal(0, 0.002, 48)
+    assert replay.share_spread(never, every, every) == (1.0, 1.0, 1.0)
+    assert replay.share_spread(never, every, never) == (0.0, 0.0, 0.0)
+    driftd = never + 0.8 * (every - never) + rng.normal(0, 0.01, 48)
+    point = (driftd.mean() - never.mean()) / (every.mean() - never.mean())
+    lo, hi, reached = replay.share_spread(never, every, driftd)
+    assert lo < point < hi
+    assert 0.0 < reached < 0.5  # below the floor on the point, yet not ruled out
