@@ -226,6 +226,17 @@ def judge(
     return failures
 
 
+def backlog_drained(start: datetime, merged: list[datetime], period: float) -> datetime:
+    """``start``, or the last of the merged firings that follow it each within ``period``
+    seconds of the one before (the first within ``period`` of ``start``)."""
+    end = start
+    for at in sorted(m for m in merged if m >= start):
+        if (at - end).total_seconds() > period:
+            break
+        end = at
+    return end
+
+
 def judge_schedule(
     registry: Path, log: Path, every: str, samples: list[Sample], rss_limit: float
 ) -> list[str]:
@@ -235,8 +246,12 @@ def judge_schedule(
     model (on two cores, 200 training children take minutes, and runs due meanwhile are
     coalesced), the second is the first check against a champion, which does each champion's
     one-off work (its permutation importances, its realised metric on 30 past windows, the
-    calibration of its performance estimate) before the caches hold it. After it, each model's
-    runs must follow one another one period apart, give or take half of one.
+    calibration of its performance estimate) before the caches hold it. If firings are still
+    being merged then, the start-up backlog is still draining: warm-up goes on to the last
+    merged firing of a run of them, each within one period of the one before, from there (in
+    one run the backlog outlasted the second runs by 24 s, with 36 merged firings and 3 runs
+    12 s apart in that minute, and none in the 11 minutes after). After it, each model's runs
+    must follow one another one period apart, give or take half of one.
     """
     from driftd.durations import parse_duration
 
@@ -255,7 +270,11 @@ def judge_schedule(
         unfinished += status == "interrupted"  # "running" at the end is the run in flight
     if any(len(v) < 2 for v in finished_runs.values()) or len(finished_runs) < len(starts):
         return ["warm-up never ended: a model did not finish two runs"]
-    warm = max(sorted(v)[1] for v in finished_runs.values())
+    second = max(sorted(v)[1] for v in finished_runs.values())
+    text = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    warm = backlog_drained(
+        second, [_at(x.split(" ", 1)[0]) for x in text if "job.merged" in x], period
+    )
     lost = doubled = 0
     for ts in starts.values():
         after = [t for t in ts if t >= warm]
@@ -272,17 +291,20 @@ def judge_schedule(
         ("skipped beats", 'Execution of job "heartbeat'),
         ("missed beats", 'Run time of job "heartbeat'),
     )
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text:
         for name, needle in needles:
             if needle in line:
                 lines.setdefault(name, []).append(_at(line.split(" ", 1)[0]))
-    late = {k: sum(t >= warm for t in v) for k, v in lines.items()}
+    late = {
+        k: sum(t > warm for t in v) for k, v in lines.items()
+    }  # whole seconds: warm's own are warm-up
     peak = max(s.rss_kib for s in samples) / 1024
     settled = [s for s in samples if s.elapsed >= samples[-1].elapsed / 2]
     later = sum(len([t for t in ts if t >= warm]) for ts in starts.values())
     print(
-        f"schedule     {len(rows)} runs of {len(starts)} models; warm-up (every model's "
-        f"second run finished) ended {warm:%H:%M:%S}; after it: {later} runs, "
+        f"schedule     {len(rows)} runs of {len(starts)} models; warm-up ended "
+        f"{warm:%H:%M:%S} (every model's second run finished {second:%H:%M:%S}, the start-up "
+        f"backlog drained {warm:%H:%M:%S}); after it: {later} runs, "
         f"lost {lost}, doubled {doubled}, interrupted {unfinished}"
     )
     print(
