@@ -23,10 +23,11 @@ so each sample is held to a bound instead: two per thread plus
 two per model (+1 for the shared ``-shm``), and six per model (+1 for stdin). Exit 1 if any of
 that fails, 2 if the daemon died or the run timed out.
 
-The many-models profile, ``--models 200 --every 1m --minutes 10``, runs that many copies of a
+The many-models profile, ``--models 200 --every 1m --minutes 22``, runs that many copies of a
 small model (LogisticRegression, retrained only on drift) instead of the three above, stops after
 ``--minutes``, and also judges the schedule after warm-up (every model's second run, its first
-check against its bootstrap model, finished): each model's runs one ``--every`` apart with
+check against its bootstrap model, finished, and the start-up backlog run), which must last
+10 minutes or more: each model's runs one ``--every`` apart with
 none missing or doubled (a gap over 1.5 periods, or under half of one), no run interrupted, no
 check the scheduler dropped as missed, none merged into a waiting run (``job.merged``: the
 workers fell behind), no ``cycle.unrecorded`` or ``database is locked`` line, no heartbeat
@@ -48,7 +49,7 @@ import tempfile
 import time
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -226,19 +227,29 @@ def judge(
     return failures
 
 
+STEADY_MINUTES = 10.0  # issue 14: 200 models every minute for 10 minutes, nothing lost
+
+
 def backlog_drained(start: datetime, merged: list[datetime], period: float) -> datetime:
-    """``start``, or the last of the merged firings that follow it each within ``period``
-    seconds of the one before (the first within ``period`` of ``start``)."""
+    """When the start-up backlog has run: ``start``, moved to one ``period`` after each merged
+    firing that comes before it (a merged firing left a run waiting, which starts within a
+    period or the next firing merges too). A merged firing after that is the workers falling
+    behind, which the caller counts."""
     end = start
-    for at in sorted(m for m in merged if m >= start):
-        if (at - end).total_seconds() > period:
+    for at in sorted(merged):
+        if at > end:
             break
-        end = at
+        end = max(end, at + timedelta(seconds=period))
     return end
 
 
 def judge_schedule(
-    registry: Path, log: Path, every: str, samples: list[Sample], rss_limit: float
+    registry: Path,
+    log: Path,
+    every: str,
+    samples: list[Sample],
+    rss_limit: float,
+    steady: float = STEADY_MINUTES,
 ) -> list[str]:
     """The many-models verdict: no check lost, doubled or unrecorded; the heartbeat kept.
 
@@ -246,12 +257,13 @@ def judge_schedule(
     model (on two cores, 200 training children take minutes, and runs due meanwhile are
     coalesced), the second is the first check against a champion, which does each champion's
     one-off work (its permutation importances, its realised metric on 30 past windows, the
-    calibration of its performance estimate) before the caches hold it. If firings are still
-    being merged then, the start-up backlog is still draining: warm-up goes on to the last
-    merged firing of a run of them, each within one period of the one before, from there (in
-    one run the backlog outlasted the second runs by 24 s, with 36 merged firings and 3 runs
-    12 s apart in that minute, and none in the 11 minutes after). After it, each model's runs
-    must follow one another one period apart, give or take half of one.
+    calibration of its performance estimate) before the caches hold it. Warm-up then lasts
+    until the start-up backlog has run (:func:`backlog_drained`): in two runs its last queued
+    runs started 20-45 s after the second runs, and showed as 36 merged firings and 3 runs
+    12 s apart in one, as 44 runs 22-24 s before the next firing in the other, and nothing in
+    the 10-11 minutes after. After it, each model's runs must follow one another one period
+    apart, give or take half of one, for at least ``steady`` minutes (a daemon that keeps
+    merging firings never ends warm-up, and fails here).
     """
     from driftd.durations import parse_duration
 
@@ -275,6 +287,7 @@ def judge_schedule(
     warm = backlog_drained(
         second, [_at(x.split(" ", 1)[0]) for x in text if "job.merged" in x], period
     )
+    last = max(max(v) for v in starts.values())
     lost = doubled = 0
     for ts in starts.values():
         after = [t for t in ts if t >= warm]
@@ -304,7 +317,8 @@ def judge_schedule(
     print(
         f"schedule     {len(rows)} runs of {len(starts)} models; warm-up ended "
         f"{warm:%H:%M:%S} (every model's second run finished {second:%H:%M:%S}, the start-up "
-        f"backlog drained {warm:%H:%M:%S}); after it: {later} runs, "
+        f"backlog drained {warm:%H:%M:%S}); after it: {(last - warm).total_seconds() / 60:.1f} "
+        f"minutes, {later} runs, "
         f"lost {lost}, doubled {doubled}, interrupted {unfinished}"
     )
     print(
@@ -318,6 +332,9 @@ def judge_schedule(
     failures = [f"{k}: {v} after warm-up" for k, v in late.items() if v]
     failures += [f"{k}: {len(lines.get(k, []))}" for k in ("unrecorded", "locked") if lines.get(k)]
     failures += [f"{k}: {v}" for k, v in (("lost", lost), ("doubled", doubled)) if v]
+    span = (last - warm).total_seconds() / 60
+    if span < steady:
+        failures.append(f"only {max(span, 0):.1f} minutes after warm-up (< {steady:g})")
     if unfinished:
         failures.append(f"{unfinished} runs interrupted")
     if peak > rss_limit:

@@ -43,10 +43,10 @@ def _log(path: Path, merged: list[datetime]) -> Path:
     return path
 
 
-def _judge(tmp_path: Path, merged_after: list[float]) -> list[str]:
-    """Two models, each run a minute apart for 12 minutes; the second runs finish at T0 + 65 s;
-    merged firings at the given seconds after that."""
-    runs = [(m, T0 + timedelta(minutes=i)) for i in range(12) for m in ("m000", "m001")]
+def _judge(tmp_path: Path, merged_after: list[float], minutes: int = 14) -> list[str]:
+    """Two models, each run a minute apart for ``minutes``; the second runs finish at T0 + 65 s;
+    merged firings at the given seconds after that (negative: before)."""
+    runs = [(m, T0 + timedelta(minutes=i)) for i in range(minutes) for m in ("m000", "m001")]
     second = T0 + timedelta(seconds=65)
     merged = [second + timedelta(seconds=s) for s in merged_after]
     samples = [soak.Sample(1.0, 1, 0, 300_000, 30, 25, 2, 3, 19)]
@@ -56,21 +56,28 @@ def _judge(tmp_path: Path, merged_after: list[float]) -> list[str]:
     )  # fmt: skip
 
 
-def test_backlog_drained_follows_a_chain_of_merged_firings() -> None:
-    """Warm-up goes on through merged firings each within a period of the one before, and
-    stops at the first gap longer than that."""
-    at = [T0 + timedelta(seconds=s) for s in (10, 50, 100, 300)]
-    assert soak.backlog_drained(T0, at, PERIOD) == T0 + timedelta(seconds=100)
-    assert soak.backlog_drained(T0, at[3:], PERIOD) == T0
-    assert soak.backlog_drained(T0, [T0 - timedelta(seconds=5)], PERIOD) == T0
+def test_backlog_drained_is_one_period_after_the_last_merged_firing_it_reaches() -> None:
+    """Each merged firing up to the current end moves it to one period after that firing; the
+    first merged firing beyond the end is not part of the backlog."""
+    at = [T0 + timedelta(seconds=s) for s in (-30, 10, 50, 100, 300)]
+    assert soak.backlog_drained(T0, at, PERIOD) == T0 + timedelta(seconds=160)
+    assert soak.backlog_drained(T0, at[4:], PERIOD) == T0
+    assert soak.backlog_drained(T0, [T0 - timedelta(seconds=90)], PERIOD) == T0
+    assert soak.backlog_drained(T0, [T0 - timedelta(seconds=20)], PERIOD) == T0 + timedelta(
+        seconds=40
+    )
 
 
 def test_merged_firings_of_the_start_up_backlog_pass_and_a_later_one_fails(
     tmp_path: Path,
 ) -> None:
-    """Firings merged within seconds of the second runs finishing are the start-up backlog; one
-    merged five minutes later means the workers fell behind."""
-    assert _judge(tmp_path, [0, 20, 40]) == []
-    late = tmp_path / "late"
-    late.mkdir()
-    assert _judge(late, [0, 20, 300]) == ["merged: 1 after warm-up"]
+    """Firings merged around the second runs' end are the start-up backlog; one merged five
+    minutes later means the workers fell behind; and ten minutes must follow warm-up."""
+    assert _judge(tmp_path, [-10, 0, 20, 40]) == []
+    for name, merged, minutes, failure in (
+        ("late", [0, 20, 300], 14, "merged: 1 after warm-up"),
+        ("short", [0], 12, "only 8.9 minutes after warm-up (< 10)"),
+    ):
+        where = tmp_path / name
+        where.mkdir()
+        assert _judge(where, merged, minutes) == [failure]
