@@ -287,7 +287,7 @@ def judge_schedule(
     warm = backlog_drained(
         second, [_at(x.split(" ", 1)[0]) for x in text if "job.merged" in x], period
     )
-    last = max(max(v) for v in starts.values())
+    span = (max(max(v) for v in starts.values()) - warm).total_seconds() / 60
     lost = doubled = 0
     for ts in starts.values():
         after = [t for t in ts if t >= warm]
@@ -308,17 +308,15 @@ def judge_schedule(
         for name, needle in needles:
             if needle in line:
                 lines.setdefault(name, []).append(_at(line.split(" ", 1)[0]))
-    late = {
-        k: sum(t > warm for t in v) for k, v in lines.items()
-    }  # whole seconds: warm's own are warm-up
+    # Log lines carry whole seconds: those stamped with warm-up's last second belong to it.
+    late = {k: sum(t > warm for t in v) for k, v in lines.items()}
     peak = max(s.rss_kib for s in samples) / 1024
     settled = [s for s in samples if s.elapsed >= samples[-1].elapsed / 2]
     later = sum(len([t for t in ts if t >= warm]) for ts in starts.values())
     print(
         f"schedule     {len(rows)} runs of {len(starts)} models; warm-up ended "
         f"{warm:%H:%M:%S} (every model's second run finished {second:%H:%M:%S}, the start-up "
-        f"backlog drained {warm:%H:%M:%S}); after it: {(last - warm).total_seconds() / 60:.1f} "
-        f"minutes, {later} runs, "
+        f"backlog drained {warm:%H:%M:%S}); after it: {span:.1f} minutes, {later} runs, "
         f"lost {lost}, doubled {doubled}, interrupted {unfinished}"
     )
     print(
@@ -332,7 +330,6 @@ def judge_schedule(
     failures = [f"{k}: {v} after warm-up" for k, v in late.items() if v]
     failures += [f"{k}: {len(lines.get(k, []))}" for k in ("unrecorded", "locked") if lines.get(k)]
     failures += [f"{k}: {v}" for k, v in (("lost", lost), ("doubled", doubled)) if v]
-    span = (last - warm).total_seconds() / 60
     if span < steady:
         failures.append(f"only {max(span, 0):.1f} minutes after warm-up (< {steady:g})")
     if unfinished:

@@ -39,11 +39,15 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from driftd.stats.buckets import Buckets, Counted, count_values, spread_sample
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-BoolArray = npt.NDArray[np.bool_]
+from driftd.stats.buckets import (
+    BoolArray,
+    Buckets,
+    Counted,
+    FloatArray,
+    IntArray,
+    count_values,
+    spread_sample,
+)
 
 TOLERANCE = 5e-4  # largest reference mass in a bucket evaluated only at its edges
 # Reference mass left outside the buckets at each end (kept exactly): the first that leaves no

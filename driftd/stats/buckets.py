@@ -55,9 +55,8 @@ class Buckets:
         """Buckets between the ``tail`` and 1 - ``tail`` quantiles of ``probe`` (a sample of
         ``values``, drawn here when not given); None when the values have no spread to divide
         (the caller then uses the exact path)."""
-        sample = (spread_sample(values) if probe is None else probe)[
-            ::4
-        ]  # plenty, and selects faster
+        drawn = spread_sample(values) if probe is None else probe
+        sample = drawn[::4]  # plenty, and selects faster
         k = int(sample.size * tail)
         lo, hi = (float(v) for v in np.partition(sample, (k, sample.size - 1 - k))[[k, -1 - k]])
         if not hi > lo:  # a spike holds most values: spread the buckets over all of them
